@@ -1,0 +1,81 @@
+"""The contract every search space implements.
+
+A space turns an Optuna trial into a config (``sample``), a config into a torch
+model (``build``) and, without torch, into a list of LayerSpecs (``layers``).
+``tests/spaces/test_contract.py`` checks every registered space against it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from .config import ArchConfig
+from .errors import ConfigError
+from .layerspec import LayerSpec
+
+__all__ = ["SearchSpace", "InputShape"]
+
+InputShape = tuple[int, int, int]  # (channels, height, width)
+
+
+class SearchSpace(ABC):
+    #: registry name
+    name: ClassVar[str]
+    #: one line for ``python -m search spaces``
+    description: ClassVar[str]
+    #: the frozen dataclass of this space's architectures
+    config_cls: ClassVar[type[ArchConfig]]
+
+    @abstractmethod
+    def sample(self, trial: Any) -> ArchConfig:
+        """Draw a config using only ``trial.suggest_*``.
+
+        So ``optuna.trial.FixedTrial(trial.params)`` rebuilds the same config.
+        """
+
+    @abstractmethod
+    def build(
+        self, config: ArchConfig, num_classes: int = 10, in_chans: int = 3, img_size: int | None = None
+    ) -> Any:
+        """Build the ``torch.nn.Module`` (imports torch lazily)."""
+
+    @abstractmethod
+    def layers(
+        self, config: ArchConfig, input_shape: InputShape | None = None, num_classes: int = 10
+    ) -> list[LayerSpec]:
+        """Describe the model that ``build`` makes, op by op, without torch."""
+
+    @abstractmethod
+    def size(self) -> int:
+        """How many distinct architectures the space holds."""
+
+    @abstractmethod
+    def extremes(self) -> tuple[ArchConfig, ArchConfig]:
+        """The smallest and the largest architecture (by FLOPs), for profiling coverage."""
+
+    def resolution(self, config: ArchConfig) -> int:
+        """The input resolution a config is meant for (32 unless the config says)."""
+        return int(getattr(config, "resolution", 32))
+
+    def input_shape(self, config: ArchConfig, in_chans: int = 3) -> InputShape:
+        r = self.resolution(config)
+        return (in_chans, r, r)
+
+    def parse(self, arch_str: str) -> ArchConfig:
+        if not isinstance(arch_str, str) or not arch_str:
+            raise ConfigError(f"{self.name}: expected a non-empty architecture string, got {arch_str!r}")
+        return self.config_cls.from_str(arch_str)
+
+    def from_json(self, text: str) -> ArchConfig:
+        return self.config_cls.from_json(text)
+
+    def check_config(self, config: Any) -> ArchConfig:
+        if not isinstance(config, self.config_cls):
+            raise ConfigError(
+                f"{self.name}: expected a {self.config_cls.__name__}, got {type(config).__name__}"
+            )
+        return config
+
+    def __repr__(self) -> str:
+        return f"<SearchSpace {self.name}>"
