@@ -1,0 +1,1 @@
+"""Benchmarks: one script per measured claim, ``python -m benchmarks.NAME``."""

@@ -1,0 +1,1 @@
+"""Hardware profiles: per-device latency measurements and how they are taken."""

@@ -1,0 +1,1 @@
+"""Torch models of the search spaces, imported lazily by each space's build()."""
