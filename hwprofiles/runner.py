@@ -73,16 +73,38 @@ def time_callable(run, protocol: Protocol) -> dict:
     return latency_stats(times)
 
 
-def peak_rss_bytes() -> int | None:
-    """High-water mark of this process's resident memory (Linux), else None."""
+def _proc_status_kib(key: str) -> int | None:
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(key):
+                    return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+class PeakMemory:
+    """Peak resident memory added while the block runs (Linux; None elsewhere).
+
+    Resets the kernel's high-water mark (``/proc/self/clear_refs``) on entry,
+    so each model is charged only for what its session and runs allocate.
+    """
+
+    def __enter__(self) -> "PeakMemory":
+        self.bytes: int | None = None
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            self._base = _proc_status_kib("VmRSS:")
+        except OSError:
+            self._base = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        peak = _proc_status_kib("VmHWM:")
+        if self._base is not None and peak is not None:
+            self.bytes = max(0, peak - self._base) * 1024
 
 
 def make_session(path: str, provider: str = "cpu", threads: int | None = 1):
@@ -105,11 +127,13 @@ def make_session(path: str, provider: str = "cpu", threads: int | None = 1):
 def time_onnx(path: str, input_shape: tuple[int, ...], protocol: Protocol, provider: str = "cpu",
               threads: int | None = 1, seed: int = 0) -> dict:
     """Time one ONNX model on random input of ``input_shape`` (batch included)."""
-    session = make_session(path, provider, threads)
-    name = session.get_inputs()[0].name
-    feed = {name: np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)}
-    stats = time_callable(lambda: session.run(None, feed), protocol)
+    feed_data = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
+    with PeakMemory() as memory:
+        session = make_session(path, provider, threads)
+        feed = {session.get_inputs()[0].name: feed_data}
+        stats = time_callable(lambda: session.run(None, feed), protocol)
     stats["model_bytes"] = os.path.getsize(path)
+    stats["peak_memory_bytes"] = memory.bytes
     return stats
 
 
@@ -136,7 +160,6 @@ def run_kit(folder: str, provider: str, threads: int | None) -> int:
             stats = time_onnx(os.path.join(folder, model["file"]), tuple(model["input_shape"]), protocol,
                               provider, threads)
             stats["model"] = model["file"]
-            stats["peak_memory_bytes"] = peak_rss_bytes()
             writer.writerow(stats)
             fh.flush()
             os.fsync(fh.fileno())

@@ -48,8 +48,82 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_profile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", help="profile name to measure this host into (e.g. local, mybox)")
+    p.add_argument("--space", action="append", dest="spaces", metavar="S",
+                   help="search space to cover (repeatable; default mobile_cnn)")
+    p.add_argument("--count", type=int, default=20, help="architectures per space (default 20)")
+    p.add_argument("--precision", default="fp32,int8", help="comma-separated: fp32,int8 (default both)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--runtime", default="onnxruntime", help="onnxruntime (default) or torch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="export processes (default 2)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    kit = actions.add_parser("kit", help="write ONNX models + a standalone runner to measure a remote device")
+    kit.add_argument("--space", action="append", dest="spaces", metavar="S", required=True)
+    kit.add_argument("--count", type=int, default=50)
+    kit.add_argument("--out", required=True, help="empty folder to write the kit into")
+    kit.add_argument("--precision", default="fp32")
+    kit.add_argument("--batch", type=int, default=1)
+    kit.add_argument("--seed", type=int, default=0)
+    kit.add_argument("--workers", type=int, default=2)
+    imp = actions.add_parser("import", help="store a measured kit folder, or a CSV of arch_str,latency_ms")
+    imp.add_argument("path", help="kit folder, or FILE.csv with columns arch_str,latency_ms")
+    imp.add_argument("--device", required=True)
+    imp.add_argument("--space", help="for a CSV: the space of its architecture strings (nb201, fbnet, ...)")
+
+
+def _precisions(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hwprofiles.kit import import_csv, import_kit, make_kit
+
+    from .progress import PhaseBars
+
+    if args.action == "import":
+        path = Path(args.path)
+        if path.is_dir():
+            profile = import_kit(path, args.device)
+        elif path.suffix == ".csv":
+            if not args.space:
+                raise NasError("importing a CSV needs --space (the space of its arch_str column)")
+            profile = import_csv(path, args.device, args.space)
+        else:
+            raise NasError(f"{path}: neither a kit folder nor a .csv file")
+        print(f"profile {profile.name}: {len(profile.measurements)} measurements in {profile.path}")
+        return 0
+    spaces = tuple(args.spaces or ("mobile_cnn",))
+    if args.action == "kit":
+        with PhaseBars() as bars:
+            out = make_kit(spaces, args.count, args.out, _precisions(args.precision), args.batch,
+                           seed=args.seed, workers=args.workers, progress=bars)
+        print(f"kit written to {out}; on the device run: python3 {out / 'run_kit.py'} --provider cpu")
+        return 0
+    if not args.device:
+        raise NasError("profile needs --device NAME (or the 'kit' / 'import' action)")
+    from hwprofiles.measure import ProfileRequest, profile_local
+
+    request = ProfileRequest(device=args.device, spaces=spaces, count=args.count,
+                             precisions=_precisions(args.precision), threads=args.threads, batch=args.batch,
+                             runtime=args.runtime, seed=args.seed, workers=args.workers)
+    with PhaseBars() as bars:
+        profile = profile_local(request, progress=bars)
+    first = [m for m in profile.measurements if m.repeat == 0]
+    noise = profile.device.noise_floor_pct
+    print(f"profile {profile.name}: {len(first)} measurements in {profile.path}; noise floor "
+          f"{'-' if noise is None else f'{noise:.1f}%'} (p90 run-to-run spread)")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "spaces": ("list the search spaces with the number of architectures each holds", lambda p: None, _cmd_spaces),
+    "profile": ("measure this host (or build/import a kit for a remote device) into a profile",
+                _add_profile_args, _cmd_profile),
     "devices": ("list the device profiles (shipped and measured)", lambda p: None, _cmd_devices),
 }
 

@@ -37,3 +37,28 @@ def test_no_command_prints_help_and_exit_2():
     result = run_cli()
     assert result.returncode == 2
     assert "spaces" in result.stdout
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["profile", "--device", "x", "--count", "0"], "count"),
+    (["profile", "--device", "../evil"], "invalid device name"),
+    (["profile", "--device", "x", "--space", "warp"], "unknown space"),
+    (["profile", "--device", "x", "--precision", "fp16"], "precision"),
+    (["profile", "--device", "x", "--count", "many"], "invalid int"),
+    (["profile"], "--device"),
+    (["profile", "import", "nowhere.txt", "--device", "x"], "neither"),
+])
+def test_profile_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    import os
+
+    env = {**os.environ, "SEARCH_PROFILES_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "search", *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written
