@@ -20,8 +20,16 @@ from spaces import NasError, create_space
 from .errors import ProfileError
 from .importers import read_plain_csv
 from .measure import ProfileRequest, _export_all, _Job, _model_paths
-from .profile import (DEVICE_FILE, DeviceInfo, Measurement, Profile, load_profile, parse_measurement,
-                      save_profile, validate_device_name)
+from .profile import (
+    DEVICE_FILE,
+    DeviceInfo,
+    Measurement,
+    Profile,
+    load_profile,
+    parse_measurement,
+    save_profile,
+    validate_device_name,
+)
 from .runner import PROVIDERS, RESULT_COLUMNS, Protocol
 from .sampling import plan_architectures
 from .store import user_dir

@@ -32,8 +32,16 @@ from spaces import NasError, create_space, list_spaces
 
 from .errors import ProfileError
 from .host import host_description
-from .profile import (DEVICE_FILE, DeviceInfo, Measurement, Profile, append_measurements, load_profile,
-                      save_device, validate_device_name)
+from .profile import (
+    DEVICE_FILE,
+    DeviceInfo,
+    Measurement,
+    Profile,
+    append_measurements,
+    load_profile,
+    save_device,
+    validate_device_name,
+)
 from .runner import Protocol, time_callable, time_onnx
 from .sampling import plan_architectures
 from .store import user_dir
@@ -59,6 +67,8 @@ class ProfileRequest:
     remeasure_fraction: float = 0.1
     workers: int = 2
     root: Path | None = None  # profiles folder; the user directory by default
+    #: constructor options per space, e.g. {"mobile_cnn": {"resolutions": (32,)}}
+    space_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_device_name(self.device)
@@ -232,7 +242,7 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
 
     jobs: list[_Job] = []
     for space_name in request.spaces:
-        space = create_space(space_name)
+        space = create_space(space_name, **request.space_options.get(space_name, {}))
         for config in plan_architectures(space, request.count, request.seed):
             shape = space.input_shape(config)
             fp32, int8 = _model_paths(work, space_name, config.arch_str)

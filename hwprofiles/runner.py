@@ -91,7 +91,7 @@ class PeakMemory:
     so each model is charged only for what its session and runs allocate.
     """
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.bytes: int | None = None
         try:
             with open("/proc/self/clear_refs", "w") as fh:
