@@ -6,12 +6,11 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from spaces import ConfigError, create_space, list_spaces, total_flops, total_params
+from spaces import ConfigError, create_space, list_spaces, total_flops
 from spaces.export import export_onnx
 
-from .sampling import sample
+from .support import calibrate_batchnorm, check_model, sample
 
 SPACES = list_spaces()
 SEEDS = range(6)
@@ -21,21 +20,6 @@ SLOW_SEEDS = range(6, 30)
 @pytest.fixture(scope="module", params=SPACES)
 def space(request):
     return create_space(request.param)
-
-
-def _check_model(space, config, num_classes=10):
-    shape = space.input_shape(config)
-    specs = space.layers(config, shape, num_classes=num_classes)
-    torch.manual_seed(0)
-    model = space.build(config, num_classes=num_classes, in_chans=shape[0], img_size=shape[1]).eval()
-    x = torch.randn(2, *shape)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        out = model(x)
-    assert out.shape == (2, num_classes)
-    assert torch.isfinite(out).all()
-    assert total_params(specs) == sum(p.numel() for p in model.parameters()), config
-    counted = counter.get_total_flops() / 2  # the counter ran a batch of 2
-    assert abs(total_flops(specs) - counted) <= 0.02 * counted, (total_flops(specs), counted, config)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -52,20 +36,20 @@ def test_seeded_sampling_repeats_and_round_trips(space, seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_layers_match_built_model(space, seed):
     config, _ = sample(space, seed)
-    _check_model(space, config)
+    check_model(space, config)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SLOW_SEEDS)
 def test_layers_match_built_model_many(space, seed):
     config, _ = sample(space, seed)
-    _check_model(space, config)
+    check_model(space, config)
 
 
 def test_extremes_bracket_samples(space):
     small, large = space.extremes()
     for config in (small, large):
-        _check_model(space, config, num_classes=7)
+        check_model(space, config, num_classes=7)
     flops = [total_flops(space.layers(sample(space, s)[0])) for s in SEEDS]
     assert total_flops(space.layers(small)) <= min(flops)
     assert total_flops(space.layers(large)) >= max(flops)
@@ -90,7 +74,8 @@ def test_onnx_export_matches_torch(space, seed, tmp_path):
     config, _ = sample(space, seed)
     shape = space.input_shape(config)
     torch.manual_seed(seed)
-    model = space.build(config, num_classes=10, in_chans=shape[0], img_size=shape[1]).eval()
+    model = space.build(config, num_classes=10, in_chans=shape[0], img_size=shape[1])
+    model = calibrate_batchnorm(model, shape, seed=seed)
     path = export_onnx(model, shape, tmp_path / "model.onnx")
     x = torch.randn(1, *shape)
     with torch.no_grad():

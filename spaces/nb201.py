@@ -1,0 +1,226 @@
+"""NAS-Bench-201 search space: one cell of 4 nodes and 6 edges, 5 ops per edge.
+
+The macro-architecture is the one in ``../shared/data/DATA.md``: a 3x3 conv stem
+(16 channels, BN), three stages of 5 identical cells (16, 32, 64 channels) with
+NAS-Bench-201's stride-2 residual basic block between stages, and a
+BN-ReLU-pool-linear head. A config is the 6 edge ops in the order of the
+standard string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
+
+Dead edges are pruned in both ``build`` and ``layers`` (see :func:`live_edges`):
+an edge runs only when its source is reachable from the cell input and its
+target reaches the cell output, both through non-``none`` edges. Pruning never
+changes the cell's output except that a conv edge fed by an all-zero node would
+only add its BN's constant shift; it is dropped. A cell without a live edge
+outputs zeros.
+
+``layers()`` per cell, node by node: ``conv`` (activation ``"relu"``, applied
+*before* the conv: ReLU-Conv-BN) for ``nor_conv_*``, ``pool`` for
+``avg_pool_3x3``, nothing for ``skip_connect`` / ``none``, and one ``add`` (with
+``inputs`` = number of live incoming edges) for a node fed by more than one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+from . import costs
+from .base import InputShape, SearchSpace
+from .config import ArchConfig, check_choice
+from .errors import ConfigError
+from .layerspec import LayerSpec
+
+__all__ = ["OPS", "EDGES", "NB201Config", "NB201Space", "live_edges"]
+
+#: NAS-Bench-201's op order (it fixes the topology index, see ``NB201Config.index``)
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: (target, source) of the 6 edges, in arch_str order
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+PARAM_NAMES = tuple(f"edge_{dst}_{src}" for dst, src in EDGES)
+NUM_NODES = 4
+STAGE_CHANNELS = (16, 32, 64)
+CELLS_PER_STAGE = 5
+_INDEX_SEED = 88  # NAS-Bench-201 shuffled its enumeration of cells with this seed
+_FORMAT = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+
+
+@dataclass(frozen=True)
+class NB201Config(ArchConfig):
+    """The ops of the 6 edges, ordered as :data:`EDGES` (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)."""
+
+    edges: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if isinstance(self.edges, list):
+            object.__setattr__(self, "edges", tuple(self.edges))
+        if not isinstance(self.edges, tuple):
+            raise ConfigError(f"{name}: field 'edges' must be a tuple of 6 ops, got {type(self.edges).__name__}")
+        if len(self.edges) != len(EDGES):
+            raise ConfigError(f"{name}: field 'edges' must hold {len(EDGES)} ops, got {len(self.edges)}")
+        for i, op in enumerate(self.edges):
+            check_choice(name, f"edges[{i}] ({PARAM_NAMES[i]})", op, OPS)
+
+    @property
+    def arch_str(self) -> str:
+        nodes, k = [], 0
+        for dst in range(1, NUM_NODES):
+            nodes.append("|" + "|".join(f"{self.edges[k + src]}~{src}" for src in range(dst)) + "|")
+            k += dst
+        return "+".join(nodes)
+
+    @classmethod
+    def from_str(cls, text: str) -> NB201Config:
+        def fail(why: str) -> ConfigError:
+            return ConfigError(f"{cls.__name__}: malformed architecture string {text!r}: {why}; "
+                               f"expected {_FORMAT} with ops {', '.join(OPS)}")
+
+        if not isinstance(text, str):
+            raise fail(f"expected a string, got {type(text).__name__}")
+        groups = text.split("+")
+        if len(groups) != NUM_NODES - 1:
+            raise fail(f"expected {NUM_NODES - 1} nodes separated by '+', got {len(groups)}")
+        ops = []
+        for dst, group in enumerate(groups, start=1):
+            if len(group) < 2 or not group.startswith("|") or not group.endswith("|"):
+                raise fail(f"node {dst} must be enclosed in '|'")
+            tokens = group[1:-1].split("|")
+            if len(tokens) != dst:
+                raise fail(f"node {dst} must have {dst} input edge(s), got {len(tokens)}")
+            for src, token in enumerate(tokens):
+                op, sep, source = token.partition("~")
+                if not sep or source != str(src):
+                    raise fail(f"edge {src}->{dst} must read 'op~{src}', got {token!r}")
+                if op not in OPS:
+                    raise fail(f"unknown op {op!r} on edge {src}->{dst}")
+                ops.append(op)
+        return cls(tuple(ops))
+
+    # -- NAS-Bench-201 / NATS-Bench topology index ---------------------------
+    @property
+    def index(self) -> int:
+        """The ``arch_index`` of this cell in NAS-Bench-201 (and the shared CSVs)."""
+        return _index_of()[self.edges]
+
+    @classmethod
+    def from_index(cls, index: int) -> NB201Config:
+        cells = _cells_by_index()
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cells):
+            raise ConfigError(f"{cls.__name__}: index must be an int in [0, {len(cells) - 1}], got {index!r}")
+        return cls(cells[index])
+
+
+@cache
+def _cells_by_index() -> tuple[tuple[str, ...], ...]:
+    """NAS-Bench-201's order: all cells enumerated (first edge slowest), then shuffled with seed 88."""
+    cells = list(itertools.product(OPS, repeat=len(EDGES)))
+    random.Random(_INDEX_SEED).shuffle(cells)  # a private generator: no global random state
+    return tuple(cells)
+
+
+@cache
+def _index_of() -> dict[tuple[str, ...], int]:
+    return {cell: i for i, cell in enumerate(_cells_by_index())}
+
+
+@cache
+def live_edges(edges: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+    """``(source, target, op)`` of the edges that influence the cell output, by target then source."""
+    op_of = {edge: op for edge, op in zip(EDGES, edges)}
+    fed = {0}  # nodes reachable from the input
+    for dst in range(1, NUM_NODES):
+        if any(src in fed and op_of[dst, src] != "none" for src in range(dst)):
+            fed.add(dst)
+    feeding = {NUM_NODES - 1}  # nodes that reach the output
+    for src in range(NUM_NODES - 2, -1, -1):
+        if any(dst in feeding and op_of[dst, src] != "none" for dst in range(src + 1, NUM_NODES)):
+            feeding.add(src)
+    return tuple(
+        (src, dst, op) for (dst, src), op in zip(EDGES, edges)
+        if op != "none" and src in fed and dst in feeding
+    )
+
+
+@lru_cache(maxsize=4096)
+def _cell_specs(edges: tuple[str, ...], channels: int, h: int, w: int) -> tuple[LayerSpec, ...]:
+    live = live_edges(edges)
+    specs: list[LayerSpec] = []
+    for node in range(1, NUM_NODES):
+        incoming = [op for _, dst, op in live if dst == node]
+        for op in incoming:
+            if op.startswith("nor_conv_"):
+                kernel = int(op[-1])
+                specs.append(costs.conv(channels, channels, h, w, kernel, 1, activation="relu"))
+            elif op == "avg_pool_3x3":
+                specs.append(costs.pool(channels, h, w, 3, 1))
+        if len(incoming) > 1:
+            specs.append(costs.elementwise("add", channels, h, w, inputs=len(incoming)))
+    return tuple(specs)
+
+
+@lru_cache(maxsize=64)
+def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, ...]:
+    """The stride-2 residual basic block: ReLU-Conv3x3(s2)-BN, ReLU-Conv3x3-BN; AvgPool2 + 1x1 conv."""
+    conv_a = costs.conv(c_in, c_out, h, w, 3, 2, activation="relu")
+    h2, w2 = conv_a.h_out, conv_a.w_out
+    return (
+        conv_a,
+        costs.conv(c_out, c_out, h2, w2, 3, 1, activation="relu"),
+        costs.pool(c_in, h, w, 2, 2, padding=0),
+        costs.conv(c_in, c_out, h2, w2, 1, 1, bn=False),
+        costs.elementwise("add", c_out, h2, w2),
+    )
+
+
+def _check_input_shape(space: str, input_shape: Any) -> InputShape:
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)
+            or input_shape[1] % 4 or input_shape[2] % 4):
+        raise ConfigError(f"{space}: input_shape must be (channels, height, width) of positive ints with "
+                          f"height and width multiples of 4 (two stride-2 stages), got {input_shape!r}")
+    return tuple(input_shape)  # type: ignore[return-value]
+
+
+class NB201Space(SearchSpace):
+    name = "nb201"
+    description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
+    config_cls = NB201Config
+
+    def sample(self, trial: Any) -> NB201Config:
+        return NB201Config(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))
+
+    def build(self, config: ArchConfig, num_classes: int = 10, in_chans: int = 3,
+              img_size: int | None = None) -> Any:
+        from .models.nb201_net import NB201Net
+
+        config = self.check_config(config)
+        size = 32 if img_size is None else img_size
+        _check_input_shape(self.name, (in_chans, size, size))
+        return NB201Net(live_edges(config.edges), num_classes=num_classes, in_chans=in_chans,
+                        stage_channels=STAGE_CHANNELS, cells_per_stage=CELLS_PER_STAGE)
+
+    def layers(self, config: ArchConfig, input_shape: InputShape | None = None,
+               num_classes: int = 10) -> list[LayerSpec]:
+        edges = self.check_config(config).edges
+        c, h, w = _check_input_shape(self.name, input_shape or self.input_shape(config))
+        specs = [costs.conv(c, STAGE_CHANNELS[0], h, w, 3, 1)]  # stem: conv + BN
+        c_prev = STAGE_CHANNELS[0]
+        for stage, channels in enumerate(STAGE_CHANNELS):
+            if stage:
+                specs.extend(_reduction_specs(c_prev, channels, h, w))
+                h, w = h // 2, w // 2
+            specs.extend(_cell_specs(edges, channels, h, w) * CELLS_PER_STAGE)
+            c_prev = channels
+        specs += [costs.norm(c_prev, h, w, activation="relu"), costs.global_pool(c_prev, h, w),
+                  costs.linear(c_prev, num_classes)]
+        return specs
+
+    def size(self) -> int:
+        return len(OPS) ** len(EDGES)
+
+    def extremes(self) -> tuple[NB201Config, NB201Config]:
+        """All ``none`` (no cell op at all) and all ``nor_conv_3x3`` (every edge a 3x3 conv)."""
+        return NB201Config(("none",) * len(EDGES)), NB201Config(("nor_conv_3x3",) * len(EDGES))
