@@ -39,7 +39,7 @@ def layers_features(r: dict) -> str:
 
 def sparse_attention(r: dict) -> str:
     rows = []
-    for key, variants in r["results"].items():
+    for variants in r["results"].values():
         for name, v in variants.items():
             rows.append([v["tokens"], name, f"{v['attn_core_flops_vs_dense']:.4f}",
                          f"{v['attn_ms']:.2f} ({v['attn_ms_vs_dense']:.3f})",

@@ -15,7 +15,7 @@ from pathlib import Path
 from spaces import NasError, create_space
 
 from .errors import ProfileError
-from .profile import Measurement
+from .profile import Measurement, open_csv
 
 __all__ = ["read_plain_csv", "read_published", "QUIRK_MAX_MS"]
 
@@ -37,11 +37,7 @@ def _read_rows(path: Path, space_name: str, column: str, batch: int, precision: 
                min_ms: float = 0.0) -> tuple[list[Measurement], int]:
     space = create_space(space_name)
     out, dropped = [], 0
-    try:
-        fh = open(path, newline="")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
-    with fh:
+    with open_csv(path) as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         for needed in ("arch_str", column):

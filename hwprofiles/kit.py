@@ -26,6 +26,7 @@ from .profile import (
     Measurement,
     Profile,
     load_profile,
+    open_csv,
     parse_measurement,
     save_profile,
     validate_device_name,
@@ -93,7 +94,7 @@ def _kit_measurements(folder: Path, manifest: dict) -> list[Measurement]:
     if not path.is_file():
         raise ProfileError(f"{path}: missing; run 'python3 {RUNNER}' in the kit on the device first")
     out = []
-    with open(path, newline="") as fh:
+    with open_csv(path) as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames != list(RESULT_COLUMNS):
             raise ProfileError(f"{path}:1: expected columns {list(RESULT_COLUMNS)}, got {reader.fieldnames}")

@@ -184,16 +184,20 @@ def parse_measurement(row: dict[str, str], where: str, spaces_known: Iterable[st
     return Measurement(**values)
 
 
+def open_csv(path: Path):
+    """Open a CSV for reading; a missing or unreadable file is a ProfileError naming it."""
+    try:
+        return open(path, newline="")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 def read_measurements(path: Path, check_arch: bool = True) -> list[Measurement]:
     """Read and validate a measurements CSV; errors name ``file:line``."""
     known = list_spaces()
     parsers: dict[str, Any] = {}
     out = []
-    try:
-        fh = open(path, newline="")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
-    with fh:
+    with open_csv(path) as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         missing = [c for c in _REQUIRED if c not in header]

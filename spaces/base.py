@@ -70,6 +70,16 @@ class SearchSpace(ABC):
     def from_json(self, text: str) -> ArchConfig:
         return self.config_cls.from_json(text)
 
+    def check_input_shape(self, input_shape: Any, multiple_of: int = 1) -> InputShape:
+        """``(channels, height, width)`` of positive ints, height and width multiples of ``multiple_of``."""
+        if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)
+                or input_shape[1] % multiple_of or input_shape[2] % multiple_of):
+            rule = f" with height and width multiples of {multiple_of}" if multiple_of > 1 else ""
+            raise ConfigError(f"{self.name}: input_shape must be (channels, height, width) of positive ints"
+                              f"{rule}, got {input_shape!r}")
+        return tuple(input_shape)  # type: ignore[return-value]
+
     def check_config(self, config: Any) -> ArchConfig:
         if not isinstance(config, self.config_cls):
             raise ConfigError(

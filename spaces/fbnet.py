@@ -146,14 +146,6 @@ def _block_specs(op: str, c_in: int, c_out: int, stride: int, h: int, w: int) ->
     return tuple(specs)
 
 
-def _check_input_shape(space: str, input_shape: Any) -> InputShape:
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)):
-        raise ConfigError(f"{space}: input_shape must be (channels, height, width) of positive ints, "
-                          f"got {input_shape!r}")
-    return tuple(input_shape)  # type: ignore[return-value]
-
-
 class FBNetSpace(SearchSpace):
     name = "fbnet"
     description = "FBNet (CIFAR setting): 22 layers x 9 inverted-residual/skip choices, HW-NAS-Bench data"
@@ -168,14 +160,14 @@ class FBNetSpace(SearchSpace):
 
         config = self.check_config(config)
         size = 32 if img_size is None else img_size
-        _check_input_shape(self.name, (in_chans, size, size))
+        self.check_input_shape((in_chans, size, size))
         return FBNet(block_plans(config), num_classes=num_classes, in_chans=in_chans,
                      stem_channels=STEM_CHANNELS, head_channels=HEAD_CHANNELS)
 
     def layers(self, config: ArchConfig, input_shape: InputShape | None = None,
                num_classes: int = 10) -> list[LayerSpec]:
         choices = self.check_config(config).choices
-        c, h, w = _check_input_shape(self.name, input_shape or self.input_shape(config))
+        c, h, w = self.check_input_shape(input_shape or self.input_shape(config))
         stem = costs.conv(c, STEM_CHANNELS, h, w, 3, 1, activation="relu")
         specs = [stem]
         h, w = stem.h_out, stem.w_out

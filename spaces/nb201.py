@@ -175,15 +175,6 @@ def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, 
     )
 
 
-def _check_input_shape(space: str, input_shape: Any) -> InputShape:
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)
-            or input_shape[1] % 4 or input_shape[2] % 4):
-        raise ConfigError(f"{space}: input_shape must be (channels, height, width) of positive ints with "
-                          f"height and width multiples of 4 (two stride-2 stages), got {input_shape!r}")
-    return tuple(input_shape)  # type: ignore[return-value]
-
-
 class NB201Space(SearchSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
@@ -198,14 +189,14 @@ class NB201Space(SearchSpace):
 
         config = self.check_config(config)
         size = 32 if img_size is None else img_size
-        _check_input_shape(self.name, (in_chans, size, size))
+        self.check_input_shape((in_chans, size, size), multiple_of=4)
         return NB201Net(live_edges(config.edges), num_classes=num_classes, in_chans=in_chans,
                         stage_channels=STAGE_CHANNELS, cells_per_stage=CELLS_PER_STAGE)
 
     def layers(self, config: ArchConfig, input_shape: InputShape | None = None,
                num_classes: int = 10) -> list[LayerSpec]:
         edges = self.check_config(config).edges
-        c, h, w = _check_input_shape(self.name, input_shape or self.input_shape(config))
+        c, h, w = self.check_input_shape(input_shape or self.input_shape(config), multiple_of=4)
         specs = [costs.conv(c, STAGE_CHANNELS[0], h, w, 3, 1)]  # stem: conv + BN
         c_prev = STAGE_CHANNELS[0]
         for stage, channels in enumerate(STAGE_CHANNELS):
