@@ -188,18 +188,19 @@ def _export_all(jobs: list[_Job], request: ProfileRequest, progress: Progress | 
     if not pending:
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(request.workers, len(pending)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(request.workers, len(pending)), mp_context=context)
+    try:
         futures = [pool.submit(_export_job, job, request.batch, request.seed) for job in pending]
-        try:
-            for future in as_completed(futures):
-                future.result()
-                done += 1
-                if progress:
-                    progress("export", done, len(jobs))
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        for future in as_completed(futures):
+            future.result()
+            done += 1
+            if progress:
+                progress("export", done, len(jobs))
+    except BaseException:
+        # Ctrl-C or a failed export: stop now; finished files are kept (written via rename)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _time_torch(job: _Job, request: ProfileRequest) -> dict:
