@@ -1,0 +1,164 @@
+"""Short trainings: AdamW or SGD, cosine schedule, label smoothing, light augmentation.
+
+A ``Trainer`` trains in rungs (``train_until(epochs)`` can be called again with
+more epochs), which is what successive halving needs: the cosine schedule is
+laid over the largest budget so a continued run equals an uninterrupted one.
+Accuracy is measured on the validation split; the test split is only touched
+by ``finalize``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spaces import NasError
+
+from .datasets import ImageData, Split
+
+__all__ = ["TrainSettings", "Trainer", "TrainingError", "prepare_images", "accuracy"]
+
+log = logging.getLogger(__name__)
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class TrainingError(NasError):
+    """A training went wrong in a way that is the trial's fault (NaN loss, diverged)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    optimizer: str = "adamw"
+    label_smoothing: float = 0.1
+    augment: bool = True
+    seed: int = 0
+    threads: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise NasError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        for name in ("epochs", "batch_size", "threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NasError(f"{name} must be a positive integer, got {value!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise NasError(f"lr must be positive, got {self.lr!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise NasError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+
+
+def prepare_images(split: Split, resolution: int, in_chans: int):
+    """uint8 (N, C, H, W) -> normalized float tensor at ``resolution`` (done once, not per batch)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(split.images)).float().div_(255.0)
+    if x.shape[1] != in_chans:
+        x = x.expand(-1, in_chans, -1, -1) if x.shape[1] == 1 else x[:, :in_chans]
+    if x.shape[-1] != resolution or x.shape[-2] != resolution:
+        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
+    return ((x - mean) / std).contiguous(), torch.from_numpy(split.labels)
+
+
+def _augment(x, generator, flip: bool):
+    """Random translation by up to 1/8 of the side (pad + crop), and flips where valid."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = x.shape
+    pad = max(1, h // 8)
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * pad)
+    out = padded.gather(2, rows)
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :].expand(n, x.shape[1], h, w)
+    out = out.gather(3, cols)
+    if flip:
+        mask = torch.rand(n, generator=generator) < 0.5
+        out[mask] = out[mask].flip(-1)
+    return out
+
+
+def accuracy(model, images, labels, batch_size: int = 256) -> float:
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(labels), batch_size):
+            logits = model(images[start:start + batch_size])
+            correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
+    return correct / max(1, len(labels))
+
+
+class Trainer:
+    """Train ``model`` on ``data`` at ``resolution``; call ``train_until`` with growing epoch counts."""
+
+    def __init__(self, model, data: ImageData, resolution: int, settings: TrainSettings,
+                 max_epochs: int | None = None):
+        import torch
+
+        torch.set_num_threads(settings.threads)
+        torch.manual_seed(settings.seed)
+        self.model, self.settings, self.data = model, settings, data
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.x_train, self.y_train = prepare_images(data.train, resolution, data.in_chans)
+        self.x_val, self.y_val = prepare_images(data.val, resolution, data.in_chans)
+        self.max_epochs = max(max_epochs or settings.epochs, 1)
+        steps_per_epoch = math.ceil(len(self.y_train) / settings.batch_size)
+        self.total_steps = steps_per_epoch * self.max_epochs
+        if settings.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
+                                             weight_decay=settings.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=settings.lr, total_steps=self.total_steps, pct_start=0.15,
+            anneal_strategy="cos")
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+        self.epochs_done = 0
+        self.train_seconds = 0.0
+        self.history: list[float] = []
+        self.last_loss = math.nan
+
+    def train_until(self, epochs: int) -> float:
+        """Train up to ``epochs`` in total; returns the validation accuracy."""
+        import torch
+
+        epochs = min(epochs, self.max_epochs)
+        start = time.perf_counter()
+        n = len(self.y_train)
+        bs = self.settings.batch_size
+        while self.epochs_done < epochs:
+            self.model.train()
+            order = torch.randperm(n, generator=self.generator)
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                x = self.x_train[idx]
+                if self.settings.augment:
+                    x = _augment(x, self.generator, self.data.flip)
+                loss = self.loss_fn(self.model(x), self.y_train[idx])
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"non-finite loss ({float(loss)}) in epoch {self.epochs_done + 1}")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                self.last_loss = loss.item()
+            self.epochs_done += 1
+            self.history.append(accuracy(self.model, self.x_val, self.y_val))
+            log.debug("epoch %d: loss %.4f val %.4f", self.epochs_done, self.last_loss, self.history[-1])
+        self.train_seconds += time.perf_counter() - start
+        return self.history[-1] if self.history else 0.0
