@@ -66,10 +66,64 @@ def profile_local(r: dict) -> str:
                        f"({r['int8_speedup_over_fp32']['share_faster'] * 100:.0f}% of models faster in int8)"]]))
 
 
+def _fmt(m: dict) -> str:
+    return f"{m['within10'] * 100:.1f}%"
+
+
+def predictor_accuracy(r: dict) -> str:
+    goals = r["goals"]
+    parts = [f"Held-out share within ±10% (goal: raspi4 and pixel3 >= {goals['nb201_within10']['raspi4']:.0%} on "
+             f"nb201; Xeon and GPU columns >= {goals['nb201_within10']['cpu_gpu']:.0%}). Settings: {r['settings']}. "
+             "Baselines in the same run: a one-hot gradient-boosting model and a FLOPs-linear model.", ""]
+    for space in ("nb201", "fbnet"):
+        rows = [[d, _fmt(v["predictor"]), _fmt(v["onehot_gbm"]), _fmt(v["flops_linear"]),
+                 f"{v['predictor']['spearman']:.3f}", f"{v['predictor']['upper_coverage'] * 100:.1f}%", v["choice"]]
+                for d, v in r[space].items()]
+        parts += [f"**{space}** ({r['settings']['train_size'][space]} training architectures, the rest held out)", "",
+                  _table(["device", "predictor", "one-hot GBM", "FLOPs-linear", "Spearman", "upper covers (90%)",
+                          "model"], rows), ""]
+        few = r.get(f"{space}_fewshot_k20", {})
+        if few:
+            rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
+                     f"{v['flops_linear']['spearman']:.3f}", f"{v['fewshot'].get('upper_coverage', float('nan')) * 100:.1f}%"]
+                    for d, v in few.items()]
+            parts += [f"Few-shot, leave one device out, K = {r['settings']['k_shots']} on **{space}** (goal: mean "
+                      f"Spearman >= {goals['fewshot_k20']['spearman']}, within ±10% >= "
+                      f"{goals['fewshot_k20']['within10']:.0%} on the CPU and GPU devices)", "",
+                      _table(["device", "few-shot within ±10%", "Spearman", "FLOPs-linear within ±10%",
+                              "FLOPs Spearman", "upper covers"], rows), ""]
+    return "\n".join(parts)
+
+
+def predictor_throughput(r: dict) -> str:
+    rows = [[s, f"{v['score_configs_per_s']:,.0f}", f"{v['layers_and_features_only_configs_per_s']:,.0f}",
+             f"{v['flops_baseline_configs_per_s']:,.0f}", "yes" if v["score_configs_per_s"] >= 10_000 else "**no**"]
+            for s, v in r["spaces"].items()]
+    return ("Goal: >= 10,000 configs/s scored (p50 + upper bound), features included, one process on one core. "
+            "Baselines in the same run: features alone, and the FLOPs-linear model.\n\n"
+            + _table(["space", "score() configs/s", "features only", "FLOPs-linear", "goal met"], rows))
+
+
+def predictor_local(r: dict) -> str:
+    rows = []
+    for precision, v in r["results"].items():
+        rows.append([precision, f"{v['n_train']} / {v['n_test']}", _fmt(v["predictor"]), _fmt(v["flops_baseline"]),
+                     v["ratio_within10_vs_flops"], f"{v['predictor']['spearman']:.3f}",
+                     f"{v['predictor']['upper_coverage'] * 100:.1f}%", "yes" if v["meets_goal"] else "**no**"])
+    return (f"Goal: on the local mobile_cnn profile, >= 90% of held-out architectures within ±10%, >= 3x the "
+            f"FLOPs-linear share. Mean over {next(iter(r['results'].values()))['splits']} random splits; profile "
+            f"noise floor {r['noise_floor_pct']}%.\n\n"
+            + _table(["precision", "train / held out", "within ±10%", "FLOPs-linear", "ratio", "Spearman",
+                      "upper covers (90%)", "goal met"], rows))
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "layers_features": ("Analytic cost model speed", layers_features),
     "sparse_attention": ("Sparse attention does less work", sparse_attention),
     "profile_local": ("Profiling this machine", profile_local),
+    "predictor_throughput": ("Predictor scoring throughput", predictor_throughput),
+    "predictor_local": ("Predictor accuracy on the local profile", predictor_local),
+    "predictor_accuracy": ("Predictor accuracy on published device data", predictor_accuracy),
 }
 
 

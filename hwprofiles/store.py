@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import DeviceNotFoundError
 from .profile import DEVICE_FILE, Profile, load_profile, validate_device_name
 
-__all__ = ["SHIPPED_DIR", "user_dir", "profile_dirs", "list_profiles", "find_profile", "open_profile"]
+__all__ = ["SHIPPED_DIR", "user_dir", "cache_dir", "profile_dirs", "list_profiles", "find_profile", "open_profile"]
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -22,6 +22,12 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 def user_dir() -> Path:
     env = os.environ.get("SEARCH_PROFILES_DIR")
     return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "search" / "profiles"
+
+
+def cache_dir() -> Path:
+    """Derived data that can always be rebuilt from the profiles (fitted-predictor choices, accuracies)."""
+    env = os.environ.get("SEARCH_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "search"
 
 
 def profile_dirs() -> dict[str, Path]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from spaces import KINDS, LayerSpec, NasError
 
-__all__ = ["FEATURE_NAMES", "PRECISIONS", "layer_features", "feature_matrix"]
+__all__ = ["FEATURE_NAMES", "PRECISIONS", "layer_features", "feature_matrix", "arch_features"]
 
 PRECISIONS = ("fp32", "int8")
 _STATS = ("count", "flops", "params", "bytes")
@@ -60,3 +60,17 @@ def layer_features(layers: Sequence[LayerSpec], precision: str = "fp32") -> list
 def feature_matrix(archs: Iterable[Sequence[LayerSpec]], precision: str = "fp32") -> np.ndarray:
     """Feature rows of many architectures as a float64 matrix."""
     return np.array([layer_features(layers, precision) for layers in archs], dtype=np.float64)
+
+
+def arch_features(space, configs, input_shape=None, num_classes: int = 10, precision: str = "fp32") -> np.ndarray:
+    """``[FEATURE_NAMES | space.encoding_names()]`` rows: op costs plus where the choices sit.
+
+    ``input_shape`` defaults to each config's own ``space.input_shape(config)``.
+    """
+    layers, encode = space.layers, space.encode
+    rows = []
+    for config in configs:
+        shape = input_shape or space.input_shape(config)
+        rows.append(layer_features(layers(config, shape, num_classes), precision) + list(encode(config)))
+    width = len(FEATURE_NAMES) + len(space.encoding_names())
+    return np.array(rows, dtype=np.float64).reshape(-1, width)

@@ -32,19 +32,93 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_devices_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accuracy", action="store_true",
+                   help="compute the held-out predictor accuracy where it is not cached yet (minutes the first time)")
+
+
 def _cmd_devices(args: argparse.Namespace) -> int:
+    from hwprofiles.store import open_profile
     from hwprofiles.summary import describe_profiles
 
+    from .latency import held_out_accuracy
+
     rows = describe_profiles()
-    header = ("device", "spaces", "measured", "runtime", "precision", "batch", "noise", "source")
-    table = [header] + [
-        (r.name, ",".join(r.spaces) or "-", str(r.measurements), r.runtime, ",".join(r.precisions), str(r.batch),
-         "-" if r.noise_floor_pct is None else f"{r.noise_floor_pct:.1f}%", r.source)
-        for r in rows
-    ]
+    header = ("device", "spaces", "measured", "runtime", "precision", "batch", "noise", "source",
+              "held-out within ±10%")
+    table = [header]
+    missing = 0
+    for r in rows:
+        accuracy = "-"
+        if r.measurements >= 10:
+            profile = open_profile(r.name, check_arch=False)
+            parts = []
+            for space in r.spaces:
+                precision = "fp32" if "fp32" in r.precisions else r.precisions[0]
+                try:
+                    value = held_out_accuracy(profile, space, precision, compute=args.accuracy)
+                except NasError as exc:
+                    logging.getLogger(__name__).info("no accuracy for %s/%s: %s", r.name, space, exc)
+                    continue
+                if value is None:
+                    missing += 1
+                else:
+                    parts.append(f"{space} {value * 100:.0f}%")
+            accuracy = ", ".join(parts) or "-"
+        table.append((r.name, ",".join(r.spaces) or "-", str(r.measurements), r.runtime, ",".join(r.precisions),
+                      str(r.batch), "-" if r.noise_floor_pct is None else f"{r.noise_floor_pct:.1f}%", r.source,
+                      accuracy))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if missing:
+        print(f"({missing} held-out accuracies not computed yet: python -m search devices --accuracy)")
+    return 0
+
+
+def _add_predictor_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    ev = actions.add_parser("eval", help="accuracy on held-out architectures, beside a FLOPs-linear baseline")
+    ev.add_argument("--device", required=True)
+    ev.add_argument("--space", help="space to evaluate (needed when the profile covers several)")
+    ev.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
+    ev.add_argument("--train-size", type=int, help="architectures to fit on (default: 75%%, at most 900)")
+    ev.add_argument("--prior", choices=("auto",), help="few-shot: use the other profiles of the space as prior")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--coverage", type=float, default=0.9, help="stated coverage of the upper bound")
+    ev.add_argument("--plot", help="scatter plot PNG (default: runs/predictor-eval/DEVICE-SPACE-PRECISION.png)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:5.1f}%"
+
+
+def _cmd_predictor(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .latency import evaluate_profile
+
+    if not 0 < args.coverage < 1:
+        raise NasError(f"--coverage must be in (0, 1), got {args.coverage}")
+    result = evaluate_profile(args.device, args.space, args.precision, args.train_size, args.prior, args.seed,
+                              args.coverage, Path(args.plot) if args.plot else None)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    noise = result["noise_floor_pct"]
+    print(f"{result['device']} / {result['space']} / {result['precision']}: {result['n_train']} train, "
+          f"{result['n_test']} held out; model: {result['model_choice']}; noise floor: "
+          f"{'unknown (published data)' if noise is None else f'{noise:.1f}%'}")
+    print(f"{'':14}{'within±5%':>10}{'within±10%':>11}{'MAPE':>8}{'Spearman':>10}{'Kendall':>9}"
+          f"{'upper covers':>14}")
+    for label, key in (("predictor", "predictor"), ("FLOPs-linear", "flops_baseline")):
+        m = result[key]
+        cover = _pct(m["upper_coverage"]) if "upper_coverage" in m else "-"
+        print(f"{label:14}{_pct(m['within5']):>10}{_pct(m['within10']):>11}{_pct(m['mape']):>8}"
+              f"{m['spearman']:>10.3f}{m['kendall']:>9.3f}{cover:>14}")
+    print(f"upper bound stated coverage {result['coverage_stated'] * 100:.0f}%; plot: {result['plot']}")
     return 0
 
 
@@ -124,7 +198,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "spaces": ("list the search spaces with the number of architectures each holds", lambda p: None, _cmd_spaces),
     "profile": ("measure this host (or build/import a kit for a remote device) into a profile",
                 _add_profile_args, _cmd_profile),
-    "devices": ("list the device profiles (shipped and measured)", lambda p: None, _cmd_devices),
+    "devices": ("list the device profiles (shipped and measured) with predictor accuracy", _add_devices_args,
+                _cmd_devices),
+    "predictor": ("evaluate the latency predictor of a profile", _add_predictor_args, _cmd_predictor),
 }
 
 

@@ -54,6 +54,19 @@ class SearchSpace(ABC):
     def extremes(self) -> tuple[ArchConfig, ArchConfig]:
         """The smallest and the largest architecture (by FLOPs), for profiling coverage."""
 
+    @abstractmethod
+    def encoding_names(self) -> tuple[str, ...]:
+        """Names of the values of ``encode``: a fixed-length description of the choices."""
+
+    @abstractmethod
+    def encode(self, config: ArchConfig) -> tuple[float, ...]:
+        """The config's choices as numbers (one-hot where a choice's position matters).
+
+        LayerSpecs say what each op costs but not where it sits; a predictor
+        needs both when the device's latency depends on the graph (NAS-Bench-201
+        cells are the example: equal op counts, different latencies).
+        """
+
     def resolution(self, config: ArchConfig) -> int:
         """The input resolution a config is meant for (32 unless the config says)."""
         return int(getattr(config, "resolution", 32))

@@ -78,6 +78,7 @@ def _layer_shapes() -> tuple[tuple[int, int, int], ...]:
 _DECODED = {op: _decode(op) for op in OPS}
 LAYER_SHAPES = _layer_shapes()
 PARAM_NAMES = tuple(f"layer_{i:02d}" for i in range(NUM_LAYERS))
+_OP_INDEX = {op: i for i, op in enumerate(OPS)}
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,16 @@ class FBNetSpace(SearchSpace):
     name = "fbnet"
     description = "FBNet (CIFAR setting): 22 layers x 9 inverted-residual/skip choices, HW-NAS-Bench data"
     config_cls = FBNetConfig
+
+    def encoding_names(self) -> tuple[str, ...]:
+        return tuple(f"{layer}={op}" for layer in PARAM_NAMES for op in OPS)
+
+    def encode(self, config: FBNetConfig) -> tuple[float, ...]:
+        index = _OP_INDEX
+        out = [0.0] * (NUM_LAYERS * len(OPS))
+        for i, op in enumerate(self.check_config(config).choices):
+            out[i * len(OPS) + index[op]] = 1.0
+        return tuple(out)
 
     def sample(self, trial: Any) -> FBNetConfig:
         return FBNetConfig(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))

@@ -166,6 +166,19 @@ class MobileCnnSpace(SearchSpace):
         # validate every choice through the config itself
         self.extremes()
 
+    # -- encoding ------------------------------------------------------------
+    def encoding_names(self) -> tuple[str, ...]:
+        per_stage = ("depth", "kernel", "expansion", "se", "hswish")
+        return ("resolution", "width", "stem", "head",
+                *(f"s{i}_{name}" for i in range(len(STAGE_CHANNELS)) for name in per_stage))
+
+    def encode(self, config: MobileCnnConfig) -> tuple[float, ...]:
+        config = self.check_config(config)
+        out = [float(config.resolution), config.width, float(config.stem), float(config.head)]
+        for s in config.stages:
+            out += [float(s.depth), float(s.kernel), float(s.expansion), float(s.se), float(s.act == "hswish")]
+        return tuple(out)
+
     # -- sampling ----------------------------------------------------------
     def sample(self, trial: Any) -> MobileCnnConfig:
         stages = []

@@ -175,10 +175,21 @@ def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, 
     )
 
 
+@lru_cache(maxsize=16384)
+def _one_hot(edges: tuple[str, ...]) -> tuple[float, ...]:
+    return tuple(1.0 if op == choice else 0.0 for op in edges for choice in OPS)
+
+
 class NB201Space(SearchSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
     config_cls = NB201Config
+
+    def encoding_names(self) -> tuple[str, ...]:
+        return tuple(f"{edge}={op}" for edge in PARAM_NAMES for op in OPS)
+
+    def encode(self, config: NB201Config) -> tuple[float, ...]:
+        return _one_hot(self.check_config(config).edges)
 
     def sample(self, trial: Any) -> NB201Config:
         return NB201Config(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))

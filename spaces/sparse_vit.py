@@ -249,6 +249,16 @@ class SparseVitSpace(SearchSpace):
                                   window=w, global_tokens=g, resolution=r)
 
     # -- contract -------------------------------------------------------------------
+    def encoding_names(self) -> tuple[str, ...]:
+        return ("resolution", "patch", "depth", "dim", "heads", "mlp_ratio",
+                *(f"attention={kind}" for kind in ATTENTION_KINDS), "window", "global_tokens")
+
+    def encode(self, config: SparseVitConfig) -> tuple[float, ...]:
+        c = self.check_config(config)
+        return (float(c.resolution), float(c.patch), float(c.depth), float(c.dim), float(c.heads),
+                float(c.mlp_ratio), *(float(c.attention == kind) for kind in ATTENTION_KINDS),
+                float(c.window), float(c.global_tokens))
+
     def sample(self, trial: Any) -> SparseVitConfig:
         attention = trial.suggest_categorical("attention", self.attentions)
         window = trial.suggest_categorical("window", self.windows) if attention != "dense" else 0

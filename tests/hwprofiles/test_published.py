@@ -43,7 +43,7 @@ def test_devices_command_lists_shipped_and_user_profiles(name, tmp_path):
     import sys
     from pathlib import Path
 
-    env = {**os.environ, "SEARCH_PROFILES_DIR": str(tmp_path)}
+    env = {**os.environ, "SEARCH_PROFILES_DIR": str(tmp_path), "SEARCH_CACHE_DIR": str(tmp_path / "cache")}
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-m", "search", "devices"], cwd=root, env=env, capture_output=True,
                          text=True, timeout=120)
@@ -52,3 +52,4 @@ def test_devices_command_lists_shipped_and_user_profiles(name, tmp_path):
     assert lines[0].split()[:3] == ["device", "spaces", "measured"]
     row = next(line for line in lines if line.startswith(name))
     assert "fbnet,nb201" in row and "20625" in row and "shipped" in row
+    assert "devices --accuracy" in lines[-1]  # nothing cached in a fresh cache dir: says how to compute

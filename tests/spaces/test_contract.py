@@ -83,3 +83,14 @@ def test_onnx_export_matches_torch(space, seed, tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert np.abs(got - expected).max() < 1e-4
+
+
+def test_encoding_is_fixed_length_and_tells_configs_apart(space):
+    names = space.encoding_names()
+    assert len(set(names)) == len(names)
+    configs = {sample(space, s)[0] for s in range(12)}
+    codes = {space.encode(c) for c in configs}
+    assert all(len(code) == len(names) for code in codes)
+    assert len(codes) == len(configs)  # distinct architectures, distinct encodings
+    small, large = space.extremes()
+    assert space.encode(small) != space.encode(large)

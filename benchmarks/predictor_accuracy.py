@@ -1,0 +1,107 @@
+"""Predictor accuracy on the shipped published profiles (python -m benchmarks.predictor_accuracy).
+
+NAS-Bench-201 (900 training archs, the rest held out) and FBNet (500 training
+archs) on every device: share within ±10% of the predictor, a one-hot
+gradient-boosting baseline (HistGradientBoosting on one-hot arch tokens) and
+the FLOPs-linear baseline, all fitted on the same training split; upper-bound
+coverage vs stated; few-shot leave-one-device-out with K=20 target points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.preprocessing import OneHotEncoder
+
+from benchmarks.common import write_result
+from hwprofiles.profile import load_profile
+from hwprofiles.store import SHIPPED_DIR
+from predictors import (
+    accuracy_metrics,
+    fit_fewshot,
+    fit_flops_baseline,
+    fit_predictor,
+    rows_to_data,
+)
+from spaces import create_space
+
+DEVICES = ("raspi4", "pixel3", "samsung_a50", "gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32", "2080ti_1")
+TRAIN_SIZE = {"nb201": 900, "fbnet": 500}
+CPU_GPU = ("gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32", "2080ti_1")
+K_SHOTS = 20
+SEED = 0
+
+
+def onehot_baseline(train_strs, y_train, test_strs):
+    tokens = lambda strs: np.array([s.replace("+", "").strip("|").split("|") for s in strs])  # noqa: E731
+    enc = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(tokens(train_strs))
+    gbm = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, early_stopping=False, random_state=SEED)
+    gbm.fit(enc.transform(tokens(train_strs)), np.log(y_train))
+    return np.exp(gbm.predict(enc.transform(tokens(test_strs))))
+
+
+def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
+    space = create_space(space_name)
+    table, fitted = {}, {}
+    for device in DEVICES:
+        rows = load_profile(SHIPPED_DIR / device, check_arch=False).select(space=space_name, precision="fp32")
+        data = rows_to_data(rows, space, "fp32")
+        X, y = data.X, data.latency_ms
+        order = np.random.default_rng(SEED).permutation(len(y))
+        tr, te = order[:TRAIN_SIZE[space_name]], order[TRAIN_SIZE[space_name]:]
+        t0 = time.perf_counter()
+        predictor = fit_predictor(X[tr], y[tr], "fp32", 0.9, SEED, candidates, n_splits)
+        fit_s = time.perf_counter() - t0
+        p50, upper = predictor.predict_with_upper(X[te])
+        strs = np.array(data.arch_strs)
+        table[device] = {
+            "predictor": accuracy_metrics(p50, y[te], upper), "choice": predictor.choice, "fit_s": round(fit_s, 2),
+            "onehot_gbm": accuracy_metrics(onehot_baseline(strs[tr], y[tr], strs[te]), y[te]),
+            "flops_linear": accuracy_metrics(fit_flops_baseline(X[tr], y[tr]).predict(X[te]), y[te])}
+        fitted[device] = (predictor, data.arch_strs, X, y)
+        print(f"{space_name:6s} {device:13s} within10 predictor {table[device]['predictor']['within10']:.3f} "
+              f"onehot {table[device]['onehot_gbm']['within10']:.3f} flops {table[device]['flops_linear']['within10']:.3f} "
+              f"coverage {table[device]['predictor']['upper_coverage']:.3f} ({predictor.choice}, {fit_s:.0f} s)")
+    return table, fitted
+
+
+def run_fewshot(fitted: dict) -> dict:
+    """Leave one device out: the other devices' predictors (fitted on their training split) are the sources."""
+    out = {}
+    for target in DEVICES:
+        sources = [fitted[d][0] for d in DEVICES if d != target]
+        _, strs, X, y = fitted[target]
+        shots = np.random.default_rng(SEED + 1).choice(len(y), K_SHOTS, replace=False)
+        rest = np.setdiff1d(np.arange(len(y)), shots)
+        model = fit_fewshot(sources, X[shots], y[shots])
+        p50, upper = model.predict_with_upper(X[rest])
+        out[target] = {"fewshot": accuracy_metrics(p50, y[rest], upper),
+                       "flops_linear": accuracy_metrics(fit_flops_baseline(X[shots], y[shots]).predict(X[rest]), y[rest])}
+        print(f"fewshot {target:13s} spearman {out[target]['fewshot']['spearman']:.3f} "
+              f"within10 {out[target]['fewshot']['within10']:.3f} coverage {out[target]['fewshot']['upper_coverage']:.3f}")
+    cg = [out[d]["fewshot"] for d in CPU_GPU]
+    out["mean_cpu_gpu"] = {k: float(np.mean([m[k] for m in cg])) for k in ("spearman", "within10", "upper_coverage")}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--fast", action="store_true", help="CV over additive and one GBM setting, 3 folds")
+    args = ap.parse_args()
+    candidates, n_splits = (("additive", "additive+gbm_small"), 3) if args.fast else (None, 5)
+    payload = {"settings": {"seed": SEED, "train_size": TRAIN_SIZE, "coverage_stated": 0.9, "k_shots": K_SHOTS,
+                            "candidates": candidates or "all", "cv_folds": n_splits},
+               "goals": {"nb201_within10": {"raspi4": 0.75, "pixel3": 0.75, "cpu_gpu": 0.97},
+                         "fbnet_within10": {"cpu_gpu": 0.97}, "fewshot_k20": {"spearman": 0.95, "within10": 0.70}}}
+    for space_name in ("nb201", "fbnet"):
+        table, fitted = run_space(space_name, candidates, n_splits)
+        payload[space_name] = table
+        payload[f"{space_name}_fewshot_k{K_SHOTS}"] = run_fewshot(fitted)
+    print("wrote", write_result("predictor_accuracy", payload))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Deterministic refit + cache of predictors, keyed by a hash of the data and the code version.
+
+The profile's CSV stays the source of truth: a predictor is never stored, only
+refit. The key is a sha256 over :data:`CODE_VERSION`, the space, precision,
+number of classes, coverage, seed and every row (arch, input shape, latency).
+Fitted predictors live in an in-process LRU; optionally the *model choice*
+(candidate name, conformal quantile, CV scores) is written as JSON in
+``cache_dir`` so a later process skips cross-validation and refits only the
+chosen model, which gives the same predictions. Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .data import LatencyData, default_num_classes, rows_to_data
+from .models import CANDIDATES, LatencyPredictor, fit_predictor, refit_predictor
+
+__all__ = ["CODE_VERSION", "data_hash", "predictor_for_rows", "clear_cache"]
+
+log = logging.getLogger(__name__)
+
+#: Bump when features or models change: every cached choice becomes stale.
+CODE_VERSION = "predictors-2"  # 2: the space encoding joins the features
+_MAX_ENTRIES = 32
+_MEMORY: OrderedDict[str, LatencyPredictor] = OrderedDict()
+
+
+def data_hash(rows: Sequence[Any], space_name: str, precision: str, num_classes: int,
+              coverage: float, random_state: int) -> str:
+    """sha256 hex digest identifying a fit: the code version, its settings and its rows (order-sensitive)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([CODE_VERSION, space_name, precision, num_classes, coverage, random_state]).encode())
+    for r in rows:
+        if r.space == space_name and r.precision == precision:
+            h.update(f"\n{r.arch_str}\t{r.input_shape}\t{float(r.latency_ms)!r}".encode())
+    return h.hexdigest()
+
+
+def clear_cache() -> None:
+    _MEMORY.clear()
+
+
+def _read_choice(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable predictor cache %s: %s", path, exc)
+        return None
+    if not isinstance(data, dict) or data.get("code_version") != CODE_VERSION or data.get("choice") not in CANDIDATES:
+        return None
+    return data
+
+
+def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32", num_classes: int | None = None,
+                       coverage: float = 0.9, random_state: int = 0, cache_dir: str | Path | None = None
+                       ) -> LatencyPredictor:
+    """The predictor of one (profile, space, precision), fitted or taken from the cache.
+
+    ``rows`` are measurement rows (e.g. ``profile.select(space=..., precision=...)``);
+    ``space`` a ``spaces.SearchSpace``. Same rows and settings -> same key -> same predictions.
+    """
+    if num_classes is None:
+        num_classes = default_num_classes(space.name)
+    rows = list(rows)
+    key = data_hash(rows, space.name, precision, num_classes, coverage, random_state)
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        return _MEMORY[key]
+    data: LatencyData = rows_to_data(rows, space, precision, num_classes)
+    choice_file = Path(cache_dir) / f"{space.name}-{precision}-{key[:16]}.json" if cache_dir else None
+    cached = _read_choice(choice_file) if choice_file and choice_file.is_file() else None
+    if cached is not None and cached.get("hash") == key:
+        predictor = refit_predictor(data.X, data.latency_ms, precision, cached["choice"],
+                                    cached["log_upper_q"], coverage, random_state, cached.get("cv_scores"))
+    else:
+        predictor = fit_predictor(data.X, data.latency_ms, precision, coverage, random_state)
+        if choice_file is not None:
+            try:
+                choice_file.parent.mkdir(parents=True, exist_ok=True)
+                payload = {"code_version": CODE_VERSION, "hash": key, "space": space.name,
+                           "num_classes": num_classes, **predictor.to_dict()}
+                choice_file.write_text(json.dumps(payload, indent=1) + "\n")
+            except OSError as exc:
+                log.warning("cannot write predictor cache %s: %s", choice_file, exc)
+    _MEMORY[key] = predictor
+    while len(_MEMORY) > _MAX_ENTRIES:
+        _MEMORY.popitem(last=False)
+    return predictor
+

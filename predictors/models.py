@@ -1,0 +1,276 @@
+"""Latency models over the named features (scikit-learn, never torch).
+
+* :class:`AdditiveModel` -- latency as a non-negative sum over op kinds
+  (count, FLOPs and bytes of each kind, plus an intercept), the lookup-table
+  idea of nn-Meter fitted by non-negative least squares on milliseconds.
+* :class:`LatencyPredictor` -- the additive model, optionally corrected by a
+  gradient-boosted model of ``log(latency) - log(additive)`` on the log1p named
+  features, chosen by K-fold cross-validation, with a split-conformal upper
+  bound from the out-of-fold log-ratio residuals.
+* :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.
+
+Everything is deterministic for a given ``random_state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold
+
+from spaces import KINDS, LayerSpec
+
+from .data import check_latencies
+from .errors import PredictorError
+from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
+
+__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "fit_predictor",
+           "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics", "refit_predictor"]
+
+log = logging.getLogger(__name__)
+
+_ADDITIVE_NAMES = tuple(f"{kind}_{stat}" for kind in KINDS for stat in ("count", "flops", "bytes"))
+_ADDITIVE_COLS = np.array([FEATURE_NAMES.index(name) for name in _ADDITIVE_NAMES])
+_FLOPS_COL = FEATURE_NAMES.index("total_flops")
+_MIN_ROWS = 5
+
+#: Model choices compared by cross-validation: None = additive only, else HistGradientBoosting kwargs.
+CANDIDATES: dict[str, dict[str, Any] | None] = {
+    "additive": None,
+    "additive+gbm_small": {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15, "min_samples_leaf": 10},
+    "additive+gbm_large": {"max_iter": 400, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 5},
+}
+
+
+def _as_features(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, precision: str) -> np.ndarray:
+    if isinstance(archs, np.ndarray):
+        if archs.ndim != 2 or archs.shape[1] < len(FEATURE_NAMES):
+            raise PredictorError(f"feature matrix must have shape (n, >= {len(FEATURE_NAMES)}): the named "
+                                 f"features, then optionally the space's encoding; got {archs.shape}")
+        return archs
+    return feature_matrix(archs, precision).reshape(-1, len(FEATURE_NAMES))
+
+
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise PredictorError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    return precision
+
+
+@dataclass
+class AdditiveModel:
+    """``latency_ms = intercept + sum_k coef_k * feature_k`` with every coef >= 0."""
+
+    coef: np.ndarray = field(default_factory=lambda: np.zeros(len(_ADDITIVE_NAMES)))
+    intercept: float = 0.0
+    floor_ms: float = 1e-3
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> AdditiveModel:
+        A = X[:, _ADDITIVE_COLS]
+        scale = np.abs(A).max(axis=0)
+        scale[scale == 0] = 1.0
+        reg = LinearRegression(positive=True).fit(A / scale, y)
+        self.coef = reg.coef_ / scale
+        self.intercept = float(reg.intercept_)
+        self.floor_ms = float(0.1 * y.min())
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.maximum(X[:, _ADDITIVE_COLS] @ self.coef + self.intercept, self.floor_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intercept_ms": self.intercept, "floor_ms": self.floor_ms,
+                "coef": {name: float(c) for name, c in zip(_ADDITIVE_NAMES, self.coef)}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdditiveModel:
+        coef = np.array([float(data["coef"].get(name, 0.0)) for name in _ADDITIVE_NAMES])
+        return cls(coef, float(data["intercept_ms"]), float(data["floor_ms"]))
+
+
+@dataclass
+class FlopsLinearBaseline:
+    """``latency_ms = a * total_flops + b``: the baseline every predictor is compared with."""
+
+    slope: float = 0.0
+    intercept: float = 0.0
+    floor_ms: float = 1e-3
+
+    def fit(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
+            precision: str = "fp32") -> FlopsLinearBaseline:
+        X = _as_features(archs, _check_precision(precision))
+        y = check_latencies(latency_ms, len(X))
+        reg = LinearRegression().fit(X[:, [_FLOPS_COL]] / 1e9, y)
+        self.slope, self.intercept = float(reg.coef_[0]) / 1e9, float(reg.intercept_)
+        self.floor_ms = float(0.1 * y.min())
+        return self
+
+    def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray, precision: str = "fp32") -> np.ndarray:
+        X = _as_features(archs, precision)
+        return np.maximum(X[:, _FLOPS_COL] * self.slope + self.intercept, self.floor_ms)
+
+
+def fit_flops_baseline(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
+                       precision: str = "fp32") -> FlopsLinearBaseline:
+    return FlopsLinearBaseline().fit(archs, latency_ms, precision)
+
+
+def _gbm_inputs(X: np.ndarray, additive_ms: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.log1p(np.maximum(X, 0.0)), np.log(additive_ms)])
+
+
+def _fit_candidate(X: np.ndarray, y: np.ndarray, params: dict[str, Any] | None, random_state: int
+                   ) -> tuple[AdditiveModel, HistGradientBoostingRegressor | None]:
+    additive = AdditiveModel().fit(X, y)
+    if params is None:
+        return additive, None
+    base = additive.predict(X)
+    gbm = HistGradientBoostingRegressor(early_stopping=False, random_state=random_state, **params)
+    gbm.fit(_gbm_inputs(X, base), np.log(y) - np.log(base))
+    return additive, gbm
+
+
+def _predict_candidate(additive: AdditiveModel, gbm: HistGradientBoostingRegressor | None,
+                       X: np.ndarray) -> np.ndarray:
+    base = additive.predict(X)
+    if gbm is None:
+        return base
+    return base * np.exp(gbm.predict(_gbm_inputs(X, base)))
+
+
+def log_ratio_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
+    """Within-5/10% shares and MAPE (fractions, not percent) of ``predicted`` against ``measured``."""
+    rel = np.abs(predicted - measured) / measured
+    return {"within5": float(np.mean(rel <= 0.05)), "within10": float(np.mean(rel <= 0.10)),
+            "mape": float(np.mean(rel))}
+
+
+def conformal_quantile(log_residuals: np.ndarray, coverage: float) -> float:
+    """Split-conformal quantile of ``log(measured / predicted)``: level ceil((n+1) coverage) / n."""
+    if not 0.0 < coverage < 1.0:
+        raise PredictorError(f"coverage must be in (0, 1), got {coverage!r}")
+    r = np.sort(np.asarray(log_residuals, dtype=np.float64))
+    n = r.size
+    if n == 0:
+        raise PredictorError("no residuals to calibrate the upper bound")
+    k = math.ceil((n + 1) * coverage)
+    return float(r[min(k, n) - 1])
+
+
+@dataclass
+class LatencyPredictor:
+    """A fitted latency model of one (device, space, precision): p50 and a conformal upper bound."""
+
+    precision: str
+    additive: AdditiveModel
+    gbm: HistGradientBoostingRegressor | None
+    choice: str
+    log_upper_q: float
+    coverage: float
+    cv_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    random_state: int = 0
+    n_train: int = 0
+    n_features: int = len(FEATURE_NAMES)  # more when fitted with the space's encoding
+
+    def predict_features(self, X: np.ndarray) -> np.ndarray:
+        X = _as_features(X, self.precision)
+        if X.shape[1] != self.n_features:
+            raise PredictorError(
+                f"this predictor was fitted on {self.n_features} features per architecture, got {X.shape[1]}"
+                + ("; use score(space, configs) or predictors.arch_features" if self.n_features > len(FEATURE_NAMES)
+                   else ""))
+        return _predict_candidate(self.additive, self.gbm, X)
+
+    def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray) -> np.ndarray:
+        """Median latency (ms) of each architecture (LayerSpec lists or a feature matrix)."""
+        return self.predict_features(_as_features(archs, self.precision))
+
+    def predict_with_upper(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        p50 = self.predict(archs)
+        return p50, p50 * math.exp(self.log_upper_q)
+
+    def score(self, space: Any, configs: Sequence[Any], input_shape: tuple[int, int, int] | None = None,
+              num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Batch-score configs of ``space``: ``(p50_ms, upper_ms)``, feature extraction included.
+
+        ``input_shape`` defaults to each config's own ``space.input_shape(config)``.
+        """
+        if not configs:
+            return np.zeros(0), np.zeros(0)
+        if self.n_features > len(FEATURE_NAMES):
+            return self.predict_with_upper(arch_features(space, configs, input_shape, num_classes, self.precision))
+        layers = space.layers
+        if input_shape is None:
+            shape_of = space.input_shape
+            archs = [layers(c, shape_of(c), num_classes) for c in configs]
+        else:
+            archs = [layers(c, input_shape, num_classes) for c in configs]
+        return self.predict_with_upper(archs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
+        return {"precision": self.precision, "choice": self.choice, "gbm_params": CANDIDATES.get(self.choice),
+                "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
+                "n_train": self.n_train, "cv_scores": self.cv_scores, "additive": self.additive.to_dict()}
+
+
+def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits: int, random_state: int
+                    ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    folds = list(KFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X))
+    scores, oof = {}, {}
+    for name in names:
+        pred = np.empty_like(y)
+        for train, test in folds:
+            additive, gbm = _fit_candidate(X[train], y[train], CANDIDATES[name], random_state)
+            pred[test] = _predict_candidate(additive, gbm, X[test])
+        oof[name] = pred
+        scores[name] = log_ratio_metrics(pred, y)
+    return scores, oof
+
+
+def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
+                  precision: str = "fp32", coverage: float = 0.9, random_state: int = 0,
+                  candidates: Sequence[str] | None = None, n_splits: int = 5) -> LatencyPredictor:
+    """Fit a :class:`LatencyPredictor`, choosing among ``candidates`` by K-fold CV.
+
+    The choice maximises the CV share within ±10% (MAPE breaks ties); the upper
+    bound's quantile comes from the chosen candidate's out-of-fold residuals.
+    """
+    _check_precision(precision)
+    X = _as_features(archs, precision)
+    y = check_latencies(latency_ms, len(X))
+    if not np.isfinite(X).all():
+        raise PredictorError("features contain non-finite values")
+    if len(y) < _MIN_ROWS:
+        raise PredictorError(f"need at least {_MIN_ROWS} measurements to fit a predictor, got {len(y)}")
+    names = list(candidates) if candidates is not None else list(CANDIDATES)
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown or not names:
+        raise PredictorError(f"unknown candidate(s) {unknown}; valid: {', '.join(CANDIDATES)}")
+    scores, oof = _cross_validate(X, y, names, min(n_splits, len(y)), random_state)
+    choice = max(names, key=lambda n: (round(scores[n]["within10"], 6), -scores[n]["mape"]))
+    q = conformal_quantile(np.log(y) - np.log(oof[choice]), coverage)
+    log.info("predictor: chose %s (CV within10 %.3f, MAPE %.3f) on %d rows", choice,
+             scores[choice]["within10"], scores[choice]["mape"], len(y))
+    return refit_predictor(X, y, precision, choice, q, coverage, random_state, scores)
+
+
+def refit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
+                    precision: str, choice: str, log_upper_q: float, coverage: float, random_state: int = 0,
+                    cv_scores: dict[str, dict[str, float]] | None = None) -> LatencyPredictor:
+    """Fit the chosen candidate on all rows (no CV): deterministic, used to rebuild a cached predictor."""
+    if choice not in CANDIDATES:
+        raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}")
+    X = _as_features(archs, _check_precision(precision))
+    y = check_latencies(latency_ms, len(X))
+    additive, gbm = _fit_candidate(X, y, CANDIDATES[choice], random_state)
+    return LatencyPredictor(precision, additive, gbm, choice, float(log_upper_q), coverage,
+                            dict(cv_scores or {}), random_state, len(y), X.shape[1])

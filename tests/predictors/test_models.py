@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import numpy as np
+import pytest
+
+from hwprofiles.profile import load_profile
+from hwprofiles.store import SHIPPED_DIR
+from predictors import (
+    FEATURE_NAMES,
+    PredictorError,
+    evaluate,
+    evaluate_split,
+    fit_fewshot,
+    fit_flops_baseline,
+    fit_predictor,
+    plot_predicted_vs_measured,
+    predictor_for_rows,
+    rows_to_data,
+)
+from predictors.cache import clear_cache
+from spaces import NasError, create_space
+
+FAST = ("additive", "additive+gbm_small")
+
+
+@cache
+def _data(device: str, space_name: str):
+    rows = load_profile(SHIPPED_DIR / device, check_arch=False).select(space=space_name)
+    return rows, rows_to_data(rows, create_space(space_name))
+
+
+def _xy(device: str, space_name: str = "fbnet"):
+    _, data = _data(device, space_name)
+    return data.X, data.latency_ms
+
+
+def test_predictor_beats_flops_baseline_and_covers():
+    X, y = _xy("gold_6226")
+    order = np.random.default_rng(0).permutation(len(y))
+    tr, te = order[:300], order[300:1800]
+    predictor = fit_predictor(X[tr], y[tr], candidates=FAST, n_splits=3)
+    p50, upper = predictor.predict_with_upper(X[te])
+    within10 = np.mean(np.abs(p50 - y[te]) / y[te] <= 0.1)
+    flops = fit_flops_baseline(X[tr], y[tr]).predict(X[te])
+    flops_within10 = np.mean(np.abs(flops - y[te]) / y[te] <= 0.1)
+    assert within10 > flops_within10 + 0.2
+    assert 0.8 <= np.mean(y[te] <= upper) <= 0.98
+
+
+def test_nb201_evaluate_reports_both_models(tmp_path):
+    _, data = _data("gold_6226", "nb201")
+    X = data.X[:400]
+    result = evaluate(X, data.latency_ms[:400], train_size=250, seed=1, return_predictions=True)
+    assert result["predictor"]["within10"] > result["flops_baseline"]["within10"]
+    assert {"within5", "within10", "mape", "spearman", "kendall", "upper_coverage"} <= set(result["predictor"])
+    pred = result["predictions"]
+    png = plot_predicted_vs_measured(pred["measured_ms"], pred["p50_ms"], tmp_path / "scatter.png", "gold",
+                                     pred["upper_ms"], pred["flops_ms"])
+    assert png.stat().st_size > 1000
+
+
+def test_fit_is_deterministic_and_cache_refits_identically(tmp_path):
+    rows, _ = _data("titan_rtx_1", "fbnet")
+    space = create_space("fbnet")
+    subset = rows[:200]
+    clear_cache()
+    first = predictor_for_rows(subset, space, cache_dir=tmp_path)
+    assert predictor_for_rows(subset, space, cache_dir=tmp_path) is first  # in-process cache
+    clear_cache()
+    second = predictor_for_rows(subset, space, cache_dir=tmp_path)  # refit from the JSON choice, no CV
+    assert second is not first
+    X, _ = _xy("titan_rtx_1")
+    np.testing.assert_array_equal(first.predict(X[:500]), second.predict(X[:500]))
+    saved = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert saved["choice"] == first.choice and "additive" in saved
+    clear_cache()
+    other = predictor_for_rows(rows[:201], space)  # different data -> different key -> a new fit
+    assert other is not first
+
+
+def test_score_configs_batch():
+    X, y = _xy("gold_6226")
+    predictor = fit_predictor(X[:200], y[:200], candidates=FAST, n_splits=3)
+    space = create_space("fbnet")
+    rows, _ = _data("gold_6226", "fbnet")
+    configs = [space.parse(r.arch_str) for r in rows[:50]]
+    p50, upper = predictor.score(space, configs, num_classes=100)
+    np.testing.assert_allclose(p50, predictor.predict(X[:50]))
+    assert (upper >= p50).all()
+
+
+def test_fewshot_k20_beats_flops_in_spearman():
+    from scipy.stats import spearmanr
+
+    sources = []
+    for device in ("gold_6226", "titan_rtx_1", "pixel3"):
+        X, y = _xy(device)
+        sources.append(fit_predictor(X[:300], y[:300], candidates=FAST, n_splits=3))
+    X, y = _xy("silver_4114")
+    shots = np.random.default_rng(0).choice(len(y), 20, replace=False)
+    rest = np.setdiff1d(np.arange(len(y)), shots)
+    fewshot = fit_fewshot(sources, X[shots], y[shots])
+    p50, upper = fewshot.predict_with_upper(X[rest])
+    flops = fit_flops_baseline(X[shots], y[shots]).predict(X[rest])
+    assert spearmanr(p50, y[rest]).statistic > spearmanr(flops, y[rest]).statistic
+    assert np.mean(y[rest] <= upper) > 0.6
+
+
+def test_bad_input_raises_nas_errors():
+    X, y = _xy("gold_6226")
+    with pytest.raises(NasError, match="no latency"):
+        fit_predictor(np.zeros((0, len(FEATURE_NAMES))), [])
+    bad = y[:50].copy()
+    bad[3] = np.nan
+    with pytest.raises(NasError, match="finite"):
+        fit_predictor(X[:50], bad)
+    with pytest.raises(NasError, match="precision"):
+        fit_predictor(X[:50], y[:50], precision="fp8")
+    with pytest.raises(NasError, match="4 archit"):
+        evaluate_split(X[:4], y[:5], X[:2], y[:2])
+    with pytest.raises(PredictorError):
+        rows_to_data([], create_space("fbnet"))
+    with pytest.raises(NasError, match="precision"):
+        rows_to_data(_data("gold_6226", "fbnet")[0][:3], create_space("fbnet"), precision="fp8")
