@@ -86,7 +86,11 @@ def predictor_accuracy(r: dict) -> str:
         if few:
             rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
                      f"{v['flops_linear']['spearman']:.3f}", f"{v['fewshot'].get('upper_coverage', float('nan')) * 100:.1f}%"]
-                    for d, v in few.items()]
+                    for d, v in few.items() if d != "mean_cpu_gpu"]
+            mean = few.get("mean_cpu_gpu")
+            if mean:
+                rows.append(["**mean, CPU and GPU devices**", f"{mean['within10'] * 100:.1f}%",
+                             f"{mean['spearman']:.3f}", "", "", f"{mean['upper_coverage'] * 100:.1f}%"])
             parts += [f"Few-shot, leave one device out, K = {r['settings']['k_shots']} on **{space}** (goal: mean "
                       f"Spearman >= {goals['fewshot_k20']['spearman']}, within ±10% >= "
                       f"{goals['fewshot_k20']['within10']:.0%} on the CPU and GPU devices)", "",
