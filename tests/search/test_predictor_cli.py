@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hwprofiles.kit import import_csv
 from spaces import create_space
@@ -53,6 +54,7 @@ def test_predictor_eval_json_and_text(tmp_path):
     assert "FLOPs-linear" in text.stdout and "noise floor" in text.stdout
 
 
+@pytest.mark.slow  # fits a source predictor for each of the 8 shipped profiles (~1 min)
 def test_predictor_eval_fewshot_uses_the_other_profiles(tmp_path):
     _synthetic_nb201_profile(tmp_path, n=40)
     result = _cli("predictor", "eval", "--device", "box", "--train-size", "20", "--prior", "auto", "--json",
