@@ -7,6 +7,7 @@ model (``build``) and, without torch, into a list of LayerSpecs (``layers``).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -14,9 +15,19 @@ from .config import ArchConfig
 from .errors import ConfigError
 from .layerspec import LayerSpec
 
-__all__ = ["SearchSpace", "InputShape"]
+__all__ = ["SearchSpace", "InputShape", "one_hot", "one_hot_names"]
 
 InputShape = tuple[int, int, int]  # (channels, height, width)
+
+
+@functools.lru_cache(maxsize=65536)
+def one_hot(values: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:
+    """Encode one choice per position (an edge, a layer) as concatenated one-hot vectors."""
+    return tuple(1.0 if value == choice else 0.0 for value in values for choice in choices)
+
+
+def one_hot_names(positions: tuple[str, ...], choices: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{position}={choice}" for position in positions for choice in choices)
 
 
 class SearchSpace(ABC):

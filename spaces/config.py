@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["ArchConfig", "check_choice", "check_int", "check_positive"]
+__all__ = ["ArchConfig", "check_choice", "check_int", "check_op_tuple", "check_positive"]
 
 C = TypeVar("C", bound="ArchConfig")
 
@@ -28,6 +28,23 @@ def check_choice(owner: str, field: str, value: Any, choices: Iterable[Any]) -> 
         raise ConfigError(f"{owner}: field {field!r} must be one of {choices}, got {value!r}")
     if value not in choices:
         raise ConfigError(f"{owner}: field {field!r} must be one of {choices}, got {value!r}")
+
+
+def check_op_tuple(config: Any, field: str, length: int, ops: tuple[str, ...],
+                   labels: tuple[str, ...] | None = None) -> None:
+    """A frozen config's ``field`` must be ``length`` ops from ``ops`` (a list is turned into a tuple)."""
+    owner = type(config).__name__
+    value = getattr(config, field)
+    if isinstance(value, list):
+        value = tuple(value)
+        object.__setattr__(config, field, value)
+    if not isinstance(value, tuple):
+        raise ConfigError(f"{owner}: field {field!r} must be a tuple of {length} ops, got {type(value).__name__}")
+    if len(value) != length:
+        raise ConfigError(f"{owner}: field {field!r} must hold {length} ops, got {len(value)}")
+    for i, op in enumerate(value):
+        label = f"{field}[{i}]" + (f" ({labels[i]})" if labels else "")
+        check_choice(owner, label, op, ops)
 
 
 def check_int(owner: str, field: str, value: Any, lo: int, hi: int) -> None:

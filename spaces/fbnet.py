@@ -20,8 +20,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from . import costs
-from .base import InputShape, SearchSpace
-from .config import ArchConfig, check_choice
+from .base import InputShape, SearchSpace, one_hot, one_hot_names
+from .config import ArchConfig, check_op_tuple
 from .errors import ConfigError
 from .layerspec import LayerSpec
 
@@ -78,7 +78,6 @@ def _layer_shapes() -> tuple[tuple[int, int, int], ...]:
 _DECODED = {op: _decode(op) for op in OPS}
 LAYER_SHAPES = _layer_shapes()
 PARAM_NAMES = tuple(f"layer_{i:02d}" for i in range(NUM_LAYERS))
-_OP_INDEX = {op: i for i, op in enumerate(OPS)}
 
 
 @dataclass(frozen=True)
@@ -88,16 +87,7 @@ class FBNetConfig(ArchConfig):
     choices: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        name = type(self).__name__
-        if isinstance(self.choices, list):
-            object.__setattr__(self, "choices", tuple(self.choices))
-        if not isinstance(self.choices, tuple):
-            raise ConfigError(f"{name}: field 'choices' must be a tuple of {NUM_LAYERS} ops, "
-                              f"got {type(self.choices).__name__}")
-        if len(self.choices) != NUM_LAYERS:
-            raise ConfigError(f"{name}: field 'choices' must hold {NUM_LAYERS} ops, got {len(self.choices)}")
-        for i, op in enumerate(self.choices):
-            check_choice(name, f"choices[{i}]", op, OPS)
+        check_op_tuple(self, "choices", NUM_LAYERS, OPS)
 
     @property
     def arch_str(self) -> str:
@@ -153,14 +143,10 @@ class FBNetSpace(SearchSpace):
     config_cls = FBNetConfig
 
     def encoding_names(self) -> tuple[str, ...]:
-        return tuple(f"{layer}={op}" for layer in PARAM_NAMES for op in OPS)
+        return one_hot_names(PARAM_NAMES, OPS)
 
     def encode(self, config: FBNetConfig) -> tuple[float, ...]:
-        index = _OP_INDEX
-        out = [0.0] * (NUM_LAYERS * len(OPS))
-        for i, op in enumerate(self.check_config(config).choices):
-            out[i * len(OPS) + index[op]] = 1.0
-        return tuple(out)
+        return one_hot(self.check_config(config).choices, OPS)
 
     def sample(self, trial: Any) -> FBNetConfig:
         return FBNetConfig(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))

@@ -28,8 +28,8 @@ from functools import cache, lru_cache
 from typing import Any
 
 from . import costs
-from .base import InputShape, SearchSpace
-from .config import ArchConfig, check_choice
+from .base import InputShape, SearchSpace, one_hot, one_hot_names
+from .config import ArchConfig, check_op_tuple
 from .errors import ConfigError
 from .layerspec import LayerSpec
 
@@ -54,15 +54,7 @@ class NB201Config(ArchConfig):
     edges: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        name = type(self).__name__
-        if isinstance(self.edges, list):
-            object.__setattr__(self, "edges", tuple(self.edges))
-        if not isinstance(self.edges, tuple):
-            raise ConfigError(f"{name}: field 'edges' must be a tuple of 6 ops, got {type(self.edges).__name__}")
-        if len(self.edges) != len(EDGES):
-            raise ConfigError(f"{name}: field 'edges' must hold {len(EDGES)} ops, got {len(self.edges)}")
-        for i, op in enumerate(self.edges):
-            check_choice(name, f"edges[{i}] ({PARAM_NAMES[i]})", op, OPS)
+        check_op_tuple(self, "edges", len(EDGES), OPS, PARAM_NAMES)
 
     @property
     def arch_str(self) -> str:
@@ -175,21 +167,16 @@ def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, 
     )
 
 
-@lru_cache(maxsize=16384)
-def _one_hot(edges: tuple[str, ...]) -> tuple[float, ...]:
-    return tuple(1.0 if op == choice else 0.0 for op in edges for choice in OPS)
-
-
 class NB201Space(SearchSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
     config_cls = NB201Config
 
     def encoding_names(self) -> tuple[str, ...]:
-        return tuple(f"{edge}={op}" for edge in PARAM_NAMES for op in OPS)
+        return one_hot_names(PARAM_NAMES, OPS)
 
     def encode(self, config: NB201Config) -> tuple[float, ...]:
-        return _one_hot(self.check_config(config).edges)
+        return one_hot(self.check_config(config).edges, OPS)
 
     def sample(self, trial: Any) -> NB201Config:
         return NB201Config(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))
