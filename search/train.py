@@ -33,8 +33,10 @@ class TrainingError(NasError):
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int = 5
-    batch_size: int = 64
-    lr: float = 3e-3
+    # measured on digits with mobile_cnn, 12 epochs: lr 1e-2 / batch 32 reached 98.3% validation at 32 px
+    # where 3e-3 reached 94.4% (and 97.5% vs 91.1% at 24 px)
+    batch_size: int = 32
+    lr: float = 1e-2
     weight_decay: float = 0.05
     optimizer: str = "adamw"
     label_smoothing: float = 0.1
