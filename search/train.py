@@ -153,7 +153,7 @@ class Trainer:
                     x = _augment(x, self.generator, self.data.flip)
                 loss = self.loss_fn(self.model(x), self.y_train[idx])
                 if not torch.isfinite(loss):
-                    raise TrainingError(f"non-finite loss ({float(loss)}) in epoch {self.epochs_done + 1}")
+                    raise TrainingError(f"non-finite loss ({loss.item()}) in epoch {self.epochs_done + 1}")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
