@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwprofiles.measure import ProfileRequest, _export_job, _Job, _measure, profile_local
+from hwprofiles.measure import ExportJob, ProfileRequest, export_job, measure_job, profile_local
 from hwprofiles.profile import save_profile
 from spaces import create_space
 
@@ -41,8 +41,8 @@ def main() -> None:
         last.update(phase=phase, t=now)
 
     torch_ref = ProfileRequest(device="ref", runtime="torch", precisions=("fp32",))
-    reference = _Job("mobile_cnn", space.extremes()[0].arch_str, (3, 32, 32), "", None)
-    ref_before = _measure(reference, "fp32", torch_ref, 0).latency_ms
+    reference = ExportJob("mobile_cnn", space.extremes()[0].arch_str, (3, 32, 32), "", None)
+    ref_before = measure_job(reference, "fp32", torch_ref, 0).latency_ms
     with tempfile.TemporaryDirectory() as tmp:
         # the space's default resolutions include 48/64; the claim is at 32x32
         request = ProfileRequest(device="bench", spaces=("mobile_cnn",), count=args.count, root=Path(tmp),
@@ -60,11 +60,11 @@ def main() -> None:
         within = []
         for i, m in enumerate(picked):
             path = Path(tmp) / f"recheck-{i}.onnx"
-            job = _Job("mobile_cnn", m.arch_str, (3, 32, 32), str(path), None)
-            _export_job(job, batch=1, seed=1)
-            again = _measure(job, "fp32", request, repeat=2).latency_ms
+            job = ExportJob("mobile_cnn", m.arch_str, (3, 32, 32), str(path), None)
+            export_job(job, batch=1, seed=1)
+            again = measure_job(job, "fp32", request, repeat=2).latency_ms
             within.append(abs(again - m.latency_ms) / m.latency_ms * 100 <= floor)
-    ref_after = _measure(reference, "fp32", torch_ref, 0).latency_ms
+    ref_after = measure_job(reference, "fp32", torch_ref, 0).latency_ms
     fp32 = {m.arch_str: m.latency_ms for m in first if m.precision == "fp32"}
     int8 = {m.arch_str: m.latency_ms for m in first if m.precision == "int8"}
     speedups = [fp32[a] / int8[a] for a in fp32 if a in int8]

@@ -19,7 +19,7 @@ from spaces import NasError, create_space
 
 from .errors import ProfileError
 from .importers import read_plain_csv
-from .measure import ProfileRequest, _export_all, _Job, _model_paths
+from .measure import ExportJob, ProfileRequest, export_models, model_paths
 from .profile import (
     DEVICE_FILE,
     DeviceInfo,
@@ -56,13 +56,13 @@ def make_kit(spaces: tuple[str, ...], count: int, out: str | Path, precisions: t
         space = create_space(space_name)
         for config in plan_architectures(space, count, seed):
             shape = space.input_shape(config)
-            fp32, int8 = _model_paths(models, space_name, config.arch_str)
-            jobs.append(_Job(space_name, config.arch_str, shape, str(fp32), str(int8) if "int8" in precisions else None))
+            fp32, int8 = model_paths(models, space_name, config.arch_str)
+            jobs.append(ExportJob(space_name, config.arch_str, shape, str(fp32), str(int8) if "int8" in precisions else None))
             for precision, path in (("fp32", fp32), ("int8", int8)):
                 if precision in precisions:
                     entries.append({"file": f"models/{path.name}", "space": space_name, "arch_str": config.arch_str,
                                     "input_shape": [batch, *shape], "precision": precision})
-    _export_all(jobs, request, progress)
+    export_models(jobs, request, progress)
     shutil.copyfile(Path(__file__).with_name("runner.py"), out / RUNNER)
     manifest = {"format": 1, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "protocol": asdict(protocol), "batch": batch, "models": entries}

@@ -46,7 +46,8 @@ from .runner import Protocol, time_callable, time_onnx
 from .sampling import plan_architectures
 from .store import user_dir
 
-__all__ = ["ProfileRequest", "profile_local", "RUNTIMES"]
+__all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "export_models", "measure_job", "model_paths",
+           "profile_local"]
 
 log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "torch")
@@ -101,7 +102,7 @@ class ProfileRequest:
 
 
 @dataclass(frozen=True)
-class _Job:
+class ExportJob:
     space: str
     arch_str: str
     input_shape: tuple[int, int, int]
@@ -147,12 +148,12 @@ def _open_or_create(request: ProfileRequest) -> Profile:
     return Profile(device, (), folder)
 
 
-def _model_paths(work: Path, space: str, arch_str: str) -> tuple[Path, Path]:
+def model_paths(work: Path, space: str, arch_str: str) -> tuple[Path, Path]:
     key = hashlib.sha256(f"{space}:{arch_str}".encode()).hexdigest()[:20]
     return work / f"{space}-{key}.onnx", work / f"{space}-{key}.int8.onnx"
 
 
-def _export_job(job: _Job, batch: int, seed: int) -> _Job:
+def export_job(job: ExportJob, batch: int, seed: int) -> ExportJob:
     """Runs in a worker process: build, export and (for int8) quantize one architecture."""
     import torch
 
@@ -180,7 +181,7 @@ def _export_job(job: _Job, batch: int, seed: int) -> _Job:
     return job
 
 
-def _export_all(jobs: list[_Job], request: ProfileRequest, progress: Progress | None) -> None:
+def export_models(jobs: list[ExportJob], request: ProfileRequest, progress: Progress | None) -> None:
     pending = [j for j in jobs if not Path(j.fp32_path).exists() or (j.int8_path and not Path(j.int8_path).exists())]
     done = len(jobs) - len(pending)
     if progress:
@@ -190,7 +191,7 @@ def _export_all(jobs: list[_Job], request: ProfileRequest, progress: Progress | 
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(request.workers, len(pending)), mp_context=context)
     try:
-        futures = [pool.submit(_export_job, job, request.batch, request.seed) for job in pending]
+        futures = [pool.submit(export_job, job, request.batch, request.seed) for job in pending]
         for future in as_completed(futures):
             future.result()
             done += 1
@@ -203,7 +204,7 @@ def _export_all(jobs: list[_Job], request: ProfileRequest, progress: Progress | 
     pool.shutdown(wait=True)
 
 
-def _time_torch(job: _Job, request: ProfileRequest) -> dict:
+def _time_torch(job: ExportJob, request: ProfileRequest) -> dict:
     import torch
 
     torch.set_num_threads(request.threads)
@@ -214,7 +215,7 @@ def _time_torch(job: _Job, request: ProfileRequest) -> dict:
         return time_callable(lambda: model(x), request.protocol)
 
 
-def _measure(job: _Job, precision: str, request: ProfileRequest, repeat: int) -> Measurement:
+def measure_job(job: ExportJob, precision: str, request: ProfileRequest, repeat: int) -> Measurement:
     shape = "x".join(map(str, job.input_shape))
     if request.runtime == "torch":
         stats = _time_torch(job, request)
@@ -241,13 +242,13 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
     key = lambda m: (m.space, m.arch_str, m.input_shape, m.precision, m.batch)  # noqa: E731
     done = {key(m) for m in profile.measurements if m.repeat == 0}
 
-    jobs: list[_Job] = []
+    jobs: list[ExportJob] = []
     for space_name in request.spaces:
         space = create_space(space_name, **request.space_options.get(space_name, {}))
         for config in plan_architectures(space, request.count, request.seed):
             shape = space.input_shape(config)
-            fp32, int8 = _model_paths(work, space_name, config.arch_str)
-            jobs.append(_Job(space_name, config.arch_str, shape, str(fp32),
+            fp32, int8 = model_paths(work, space_name, config.arch_str)
+            jobs.append(ExportJob(space_name, config.arch_str, shape, str(fp32),
                              str(int8) if "int8" in request.precisions else None))
     shape_str = lambda j: "x".join(map(str, j.input_shape))  # noqa: E731
     todo = [(j, p) for j in jobs for p in request.precisions
@@ -255,11 +256,11 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
     log.info("profile %s: %d architectures planned, %d measurements to take", request.device, len(jobs), len(todo))
 
     if request.runtime == "onnxruntime":
-        _export_all(sorted({j for j, _ in todo}, key=jobs.index), request, progress)
+        export_models(sorted({j for j, _ in todo}, key=jobs.index), request, progress)
     for i, (job, precision) in enumerate(todo):
         if progress:
             progress("measure", i, len(todo))
-        append_measurements(folder, [_measure(job, precision, request, repeat=0)])
+        append_measurements(folder, [measure_job(job, precision, request, repeat=0)])
     if progress:
         progress("measure", len(todo), len(todo))
 
@@ -271,7 +272,7 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
     return profile
 
 
-def _remeasure_for_noise(profile: Profile, jobs: list[_Job], request: ProfileRequest,
+def _remeasure_for_noise(profile: Profile, jobs: list[ExportJob], request: ProfileRequest,
                          progress: Progress | None) -> None:
     """Time a seeded subset again (rows with repeat=1) and store the spread in device.json."""
     rng = np.random.default_rng(request.seed + 1)
@@ -281,11 +282,11 @@ def _remeasure_for_noise(profile: Profile, jobs: list[_Job], request: ProfileReq
     again = {(m.space, m.arch_str, m.precision): m.latency_ms for m in profile.measurements if m.repeat == 1}
     todo = [(j, p) for j in subset for p in request.precisions if (j.space, j.arch_str, p) not in again]
     if todo and request.runtime == "onnxruntime":
-        _export_all(sorted({j for j, _ in todo}, key=subset.index), request, None)
+        export_models(sorted({j for j, _ in todo}, key=subset.index), request, None)
     for i, (job, precision) in enumerate(todo):
         if progress:
             progress("noise", i, len(todo))
-        m = _measure(job, precision, request, repeat=1)
+        m = measure_job(job, precision, request, repeat=1)
         append_measurements(request.folder, [m])
         again[(m.space, m.arch_str, m.precision)] = m.latency_ms
     if progress and todo:

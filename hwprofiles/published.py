@@ -81,8 +81,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for path in build_published_profiles(args.data, args.out):
-        print(path)
+    build_published_profiles(args.data, args.out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import platform
 import sys
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+log = logging.getLogger("run_kit")
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
@@ -163,7 +165,7 @@ def run_kit(folder: str, provider: str, threads: int | None) -> int:
             writer.writerow(stats)
             fh.flush()
             os.fsync(fh.fileno())
-            print(f"[{i}/{len(todo)}] {model['file']}: p50 {stats['p50_ms']:.3f} ms", file=sys.stderr)
+            log.info("[%d/%d] %s: p50 %.3f ms", i, len(todo), model["file"], stats["p50_ms"])
     env = {"platform": platform.platform(), "machine": platform.machine(), "cores": os.cpu_count(),
            "provider": provider, "threads": threads, "protocol": asdict(protocol)}
     try:
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--provider", choices=sorted(PROVIDERS), default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: runtime's choice)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     return run_kit(args.folder, args.provider, args.threads)
 
 

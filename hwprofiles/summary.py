@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .profile import load_profile
+from .profile import Profile, load_profile
 from .store import profile_dirs, user_dir
 
 __all__ = ["ProfileSummary", "describe_profiles"]
@@ -20,6 +20,7 @@ class ProfileSummary:
     batch: int
     noise_floor_pct: float | None
     source: str  # "shipped" or "user"
+    profile: Profile  # as loaded for the listing (arch strings not re-validated)
 
 
 def describe_profiles() -> list[ProfileSummary]:
@@ -32,6 +33,6 @@ def describe_profiles() -> list[ProfileSummary]:
             name=name, spaces=profile.spaces, measurements=len(first),
             runtime=profile.device.runtime or "-", precisions=profile.device.precisions,
             batch=profile.device.batch, noise_floor_pct=profile.device.noise_floor_pct,
-            source="user" if user_root in path.resolve().parents else "shipped",
+            source="user" if user_root in path.resolve().parents else "shipped", profile=profile,
         ))
     return out

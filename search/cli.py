@@ -38,7 +38,6 @@ def _add_devices_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from hwprofiles.store import open_profile
     from hwprofiles.summary import describe_profiles
 
     from .latency import held_out_accuracy
@@ -51,7 +50,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for r in rows:
         accuracy = "-"
         if r.measurements >= 10:
-            profile = open_profile(r.name, check_arch=False)
+            profile = r.profile
             parts = []
             for space in r.spaces:
                 precision = "fp32" if "fp32" in r.precisions else r.precisions[0]

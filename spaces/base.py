@@ -15,7 +15,7 @@ from .config import ArchConfig
 from .errors import ConfigError
 from .layerspec import LayerSpec
 
-__all__ = ["SearchSpace", "InputShape", "one_hot", "one_hot_names"]
+__all__ = ["SearchSpace", "PositionalOpsSpace", "InputShape", "one_hot", "one_hot_names"]
 
 InputShape = tuple[int, int, int]  # (channels, height, width)
 
@@ -113,3 +113,28 @@ class SearchSpace(ABC):
 
     def __repr__(self) -> str:
         return f"<SearchSpace {self.name}>"
+
+
+class PositionalOpsSpace(SearchSpace):
+    """A space whose config is one op from ``ops`` per named position (a layer, an edge).
+
+    Subclasses set ``positions`` (the Optuna parameter names, in config order),
+    ``ops`` and ``ops_field`` (the config's tuple field); sampling, encoding and
+    size follow from them.
+    """
+
+    positions: ClassVar[tuple[str, ...]]
+    ops: ClassVar[tuple[str, ...]]
+    ops_field: ClassVar[str]
+
+    def sample(self, trial: Any) -> ArchConfig:
+        return self.config_cls(tuple(trial.suggest_categorical(name, self.ops) for name in self.positions))
+
+    def encoding_names(self) -> tuple[str, ...]:
+        return one_hot_names(self.positions, self.ops)
+
+    def encode(self, config: ArchConfig) -> tuple[float, ...]:
+        return one_hot(getattr(self.check_config(config), self.ops_field), self.ops)
+
+    def size(self) -> int:
+        return len(self.ops) ** len(self.positions)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from . import costs
-from .base import InputShape, SearchSpace, one_hot, one_hot_names
+from .base import InputShape, PositionalOpsSpace
 from .config import ArchConfig, check_op_tuple
 from .errors import ConfigError
 from .layerspec import LayerSpec
@@ -137,19 +137,11 @@ def _block_specs(op: str, c_in: int, c_out: int, stride: int, h: int, w: int) ->
     return tuple(specs)
 
 
-class FBNetSpace(SearchSpace):
+class FBNetSpace(PositionalOpsSpace):
     name = "fbnet"
     description = "FBNet (CIFAR setting): 22 layers x 9 inverted-residual/skip choices, HW-NAS-Bench data"
     config_cls = FBNetConfig
-
-    def encoding_names(self) -> tuple[str, ...]:
-        return one_hot_names(PARAM_NAMES, OPS)
-
-    def encode(self, config: FBNetConfig) -> tuple[float, ...]:
-        return one_hot(self.check_config(config).choices, OPS)
-
-    def sample(self, trial: Any) -> FBNetConfig:
-        return FBNetConfig(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))
+    positions, ops, ops_field = PARAM_NAMES, OPS, "choices"
 
     def build(self, config: ArchConfig, num_classes: int = 10, in_chans: int = 3,
               img_size: int | None = None) -> Any:
@@ -176,9 +168,6 @@ class FBNetSpace(SearchSpace):
         head = costs.conv(STAGE_CHANNELS[-1], HEAD_CHANNELS, h, w, 1, activation="relu")
         specs += [head, costs.global_pool(HEAD_CHANNELS, h, w), costs.linear(HEAD_CHANNELS, num_classes)]
         return specs
-
-    def size(self) -> int:
-        return len(OPS) ** NUM_LAYERS
 
     def extremes(self) -> tuple[FBNetConfig, FBNetConfig]:
         """Per layer, the cheapest and the dearest choice: each layer's FLOPs depend on its choice only."""

@@ -28,7 +28,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from . import costs
-from .base import InputShape, SearchSpace, one_hot, one_hot_names
+from .base import InputShape, PositionalOpsSpace
 from .config import ArchConfig, check_op_tuple
 from .errors import ConfigError
 from .layerspec import LayerSpec
@@ -167,19 +167,11 @@ def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, 
     )
 
 
-class NB201Space(SearchSpace):
+class NB201Space(PositionalOpsSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
     config_cls = NB201Config
-
-    def encoding_names(self) -> tuple[str, ...]:
-        return one_hot_names(PARAM_NAMES, OPS)
-
-    def encode(self, config: NB201Config) -> tuple[float, ...]:
-        return one_hot(self.check_config(config).edges, OPS)
-
-    def sample(self, trial: Any) -> NB201Config:
-        return NB201Config(tuple(trial.suggest_categorical(name, OPS) for name in PARAM_NAMES))
+    positions, ops, ops_field = PARAM_NAMES, OPS, "edges"
 
     def build(self, config: ArchConfig, num_classes: int = 10, in_chans: int = 3,
               img_size: int | None = None) -> Any:
@@ -206,9 +198,6 @@ class NB201Space(SearchSpace):
         specs += [costs.norm(c_prev, h, w, activation="relu"), costs.global_pool(c_prev, h, w),
                   costs.linear(c_prev, num_classes)]
         return specs
-
-    def size(self) -> int:
-        return len(OPS) ** len(EDGES)
 
     def extremes(self) -> tuple[NB201Config, NB201Config]:
         """All ``none`` (no cell op at all) and all ``nor_conv_3x3`` (every edge a 3x3 conv)."""
