@@ -193,6 +193,182 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    import os
+
+    p.add_argument("--device", default="local", help="device profile (default: local, this machine, profiled on "
+                                                     "first use)")
+    p.add_argument("--space", default="mobile_cnn", help="search space(s), comma-separated (default mobile_cnn; "
+                                                        "e.g. mobile_cnn,sparse_vit)")
+    p.add_argument("--dataset", default="digits", help="digits (default, bundled), mnist, fashion_mnist, cifar10, "
+                                                      "imagefolder")
+    p.add_argument("--data-dir", help="folder of the dataset's files (all but digits)")
+    p.add_argument("--evaluator", default="training", help="training (default) or tabular (nb201 only)")
+    p.add_argument("--accuracy-table", help="NAS-Bench-201 accuracy CSV for --evaluator tabular")
+    p.add_argument("--latency-ms", type=float, help="latency budget (default: the median measured latency of the "
+                                                    "profile's architectures)")
+    p.add_argument("--precision", default="fp32", help="precision the budget applies to: fp32 (default) or int8")
+    p.add_argument("--coverage", type=float, default=0.9, help="coverage of the predicted upper bound (default 0.9)")
+    p.add_argument("--trials", type=int, default=24, help="trials to evaluate (screened-out ones are extra; "
+                                                          "default 24)")
+    p.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)),
+                   help="evaluations at once, as Ray tasks (1: in this process; default: CPU count, at most 8)")
+    p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs of a trial that reaches the last rung "
+                                                         "(default 10)")
+    p.add_argument("--halving-rate", type=float, default=3.0, help="successive halving: keep the top 1/RATE of "
+                                                                   "each rung (default 3)")
+    p.add_argument("--no-halving", action="store_true", help="train every feasible trial for --epochs")
+    p.add_argument("--generation", type=int, default=8, help="feasible candidates per generation (default 8)")
+    p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, gp or random")
+    p.add_argument("--population", type=int, default=20, help="NSGA-II population size; random startup trials of "
+                                                              "tpe and gp (default 20)")
+    p.add_argument("--optimizer", default="adamw", help="adamw (default) or sgd")
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--study", help="study name (default: derived from the settings)")
+    p.add_argument("--storage", help="SQLAlchemy URL (default: SQLite in RUNS_DIR/STUDY/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="where studies and checkpoints live (default ./runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile-count", type=int, default=40, help="architectures to measure when the local device "
+                                                                 "is profiled on first use (default 40)")
+    p.add_argument("--predictor-rows", type=int, help="fit the screening predictor on at most this many of the "
+                                                      "profile's rows (default all; fitting 15k rows takes ~30 s once)")
+    p.add_argument("--no-finalize", action="store_true", help="skip distillation and quantization of the winners")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .driver import run_search
+    from .progress import PhaseBars, SearchBar
+    from .study import RunSettings
+
+    settings = RunSettings(
+        device=args.device, spaces=_comma_list(args.space), dataset=args.dataset, data_dir=args.data_dir,
+        evaluator=args.evaluator, accuracy_table=args.accuracy_table, latency_ms=args.latency_ms,
+        precision=args.precision, coverage=args.coverage, trials=args.trials, workers=args.workers,
+        epochs=args.epochs, halving_rate=None if args.no_halving else args.halving_rate, generation=args.generation,
+        population=args.population, sampler=args.sampler, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+        study=args.study, storage=args.storage, runs_dir=args.runs_dir, ray_address=args.ray_address,
+        profile_count=args.profile_count, predictor_rows=args.predictor_rows, finalize=not args.no_finalize)
+    try:
+        with PhaseBars() as bars, SearchBar() as bar:
+            outcome = run_search(settings, bar, bars)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing finished is lost; run the same command again to resume study "
+              f"{settings.study_name()!r}", file=sys.stderr)
+        return 130
+    print(f"study {outcome.study}: {outcome.evaluated} trials evaluated, {outcome.feasible} of {outcome.proposed} "
+          f"proposed were predicted within the budget of {outcome.budget_ms:.4g} ms")
+    print(f"  storage: {outcome.storage}")
+    best = outcome.best
+    if best is None:
+        print("  no trial completed its full training yet")
+    else:
+        test = best.get("test_accuracy")
+        print(f"  best within budget: trial {best['trial']} ({best['space']}), validation "
+              f"{best['val_accuracy'] * 100:.2f}%" + ("" if test is None else f", test {test * 100:.2f}%")
+              + f", predicted {best['predicted_p50_ms']:.3g} ms (upper {best['predicted_upper_ms']:.3g} ms)")
+        study = f"--study {outcome.study}" + (f" --storage {settings.storage}" if settings.storage else "")
+        print(f"  next: python -m search top {study}; python -m search export {study} --trial {best['trial']} "
+              f"--out model/")
+    if settings.finalize:
+        print("  (distillation and quantization of the winners come with 'finalize', which is not built yet)")
+    return 0
+
+
+def _add_study_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", required=True, help="study name (python -m search run prints it)")
+    p.add_argument("--storage", help="SQLAlchemy URL (default: SQLite in RUNS_DIR/STUDY/study.db)")
+    p.add_argument("--runs-dir", default="runs")
+
+
+def _add_top_args(p: argparse.ArgumentParser) -> None:
+    _add_study_args(p)
+    p.add_argument("-k", type=int, default=5, help="how many models of the front (default 5)")
+    p.add_argument("--max-latency-ms", type=float, help="only models whose predicted upper bound is within this")
+    p.add_argument("--json", action="store_true")
+
+
+def _cmd_top(args: argparse.Namespace) -> int:
+    import json
+
+    from .retrieve import pareto_front
+    from .study import load_study
+
+    if args.k < 1:
+        raise NasError(f"-k must be a positive integer, got {args.k}")
+    handle = load_study(args.study, args.storage, args.runs_dir)
+    front = pareto_front(handle.study, args.max_latency_ms)[:args.k]
+    rows = [{"trial": t.number, "space": t.user_attrs.get("space"), "val_accuracy": t.values[0],
+             "predicted_p50_ms": t.user_attrs.get("predicted_p50_ms"), "predicted_upper_ms": t.values[1],
+             "params": t.user_attrs.get("n_params"), "flops": t.user_attrs.get("flops"),
+             "epochs": t.user_attrs.get("epochs"), "arch_str": t.user_attrs.get("arch_str")} for t in front]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"study {args.study}: no completed trial" + (f" within {args.max_latency_ms:g} ms"
+                                                           if args.max_latency_ms else ""))
+        return 0
+    budget = handle.settings.get("budget_ms")
+    print(f"study {args.study}: Pareto front (validation accuracy vs predicted latency), budget "
+          f"{'-' if budget is None else f'{budget:.4g} ms'}")
+    print(f"{'trial':>5}  {'space':<10} {'val acc':>8} {'p50 ms':>8} {'upper ms':>9} {'params':>9} {'MFLOPs':>8}  "
+          f"arch")
+    for r in rows:
+        print(f"{r['trial']:>5}  {r['space']:<10} {r['val_accuracy'] * 100:>7.2f}% {r['predicted_p50_ms']:>8.4g} "
+              f"{r['predicted_upper_ms']:>9.4g} {r['params']:>9,} {r['flops'] / 1e6:>8.2f}  {r['arch_str']}")
+    return 0
+
+
+def _add_show_args(p: argparse.ArgumentParser) -> None:
+    _add_study_args(p)
+    p.add_argument("--trial", type=int, required=True)
+    p.add_argument("--json", action="store_true")
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import json
+
+    from .retrieve import find_trial
+    from .study import load_study
+
+    handle = load_study(args.study, args.storage, args.runs_dir)
+    t = find_trial(handle, args.trial)
+    record = {"trial": t.number, "state": t.state.name, "values": t.values, "params": t.params,
+              **{k: v for k, v in t.user_attrs.items()}}
+    if args.json:
+        print(json.dumps(record, default=str))
+        return 0
+    for key, value in record.items():
+        if key in ("params", "config"):
+            value = json.dumps(value, default=str)
+        elif isinstance(value, float):
+            value = f"{value:.6g}"
+        print(f"{key:>20}: {value}")
+    return 0
+
+
+def _add_export_args(p: argparse.ArgumentParser) -> None:
+    _add_study_args(p)
+    p.add_argument("--trial", type=int, required=True)
+    p.add_argument("--out", required=True, help="folder for config.json, trial.json, weights.pt, model.onnx")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .retrieve import export_trial
+    from .study import load_study
+
+    files = export_trial(load_study(args.study, args.storage, args.runs_dir), args.trial, args.out)
+    for key, value in files.items():
+        print(f"{key}: {value}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "spaces": ("list the search spaces with the number of architectures each holds", lambda p: None, _cmd_spaces),
     "profile": ("measure this host (or build/import a kit for a remote device) into a profile",
@@ -200,6 +376,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "devices": ("list the device profiles (shipped and measured) with predictor accuracy", _add_devices_args,
                 _cmd_devices),
     "predictor": ("evaluate the latency predictor of a profile", _add_predictor_args, _cmd_predictor),
+    "run": ("search: the most accurate architectures within a latency budget on a device", _add_run_args,
+            _cmd_run),
+    "top": ("the Pareto front of a study", _add_top_args, _cmd_top),
+    "show": ("everything a study recorded about one trial", _add_show_args, _cmd_show),
+    "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx", _add_export_args,
+               _cmd_export),
 }
 
 

@@ -29,7 +29,7 @@ from predictors import (
 from predictors.data import default_num_classes
 from spaces import NasError, create_space
 
-__all__ = ["evaluate_profile", "held_out_accuracy", "choose_space", "predictor_for_profile"]
+__all__ = ["evaluate_profile", "held_out_accuracy", "choose_space", "predictor_for_profile", "subset_rows"]
 
 log = logging.getLogger(__name__)
 DEFAULT_TRAIN_CAP = 900  # the published-data goals use 900 training architectures
@@ -56,14 +56,20 @@ def _rows(profile: Profile, space: str, precision: str) -> list:
     return rows
 
 
+def subset_rows(rows: list, max_rows: int | None, seed: int = 0) -> list:
+    """A seeded subset of at most ``max_rows`` rows, in their original order."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
+    return [rows[i] for i in keep]
+
+
 def predictor_for_profile(profile: Profile, space: str, precision: str = "fp32", max_rows: int | None = None,
-                          seed: int = 0):
+                          seed: int = 0, coverage: float = 0.9):
     """The cached predictor of one profile (all rows, or a seeded subset of ``max_rows``)."""
-    rows = _rows(profile, space, precision)
-    if max_rows is not None and len(rows) > max_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
-        rows = [rows[i] for i in keep]
-    return predictor_for_rows(rows, create_space(space), precision, cache_dir=cache_dir() / "predictors")
+    rows = subset_rows(_rows(profile, space, precision), max_rows, seed)
+    return predictor_for_rows(rows, create_space(space), precision, coverage=coverage,
+                              cache_dir=cache_dir() / "predictors")
 
 
 def _default_train_size(n: int) -> int:

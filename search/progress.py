@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-__all__ = ["PhaseBars"]
+__all__ = ["PhaseBars", "SearchBar"]
 
 
 class PhaseBars:
@@ -30,3 +30,28 @@ class PhaseBars:
     def __exit__(self, *exc) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+class SearchBar:
+    """The search's live bar: trials evaluated / requested with ETA, feasible share, best within budget."""
+
+    def __init__(self, file=None):
+        self.file = file or sys.stderr
+        self.bar: tqdm | None = None
+
+    def __call__(self, status) -> None:  # status: search.driver.SearchStatus
+        if self.bar is None:
+            self.bar = tqdm(total=status.total, initial=status.evaluated, desc="trials", unit="trial",
+                            file=self.file, dynamic_ncols=True)
+        self.bar.total = status.total
+        self.bar.update(status.evaluated - self.bar.n)
+        best = "-" if status.best_accuracy is None else (
+            f"{status.best_accuracy * 100:.1f}% at <= {status.best_latency_ms:.3g} ms")
+        self.bar.set_postfix_str(f"feasible {status.feasible}/{status.proposed} proposed, best {best}")
+
+    def __enter__(self) -> SearchBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()

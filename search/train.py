@@ -163,3 +163,30 @@ class Trainer:
             log.debug("epoch %d: loss %.4f val %.4f", self.epochs_done, self.last_loss, self.history[-1])
         self.train_seconds += time.perf_counter() - start
         return self.history[-1] if self.history else 0.0
+
+    def save(self, path) -> None:
+        """Everything a continued training needs: weights, optimizer, schedule, RNG, progress."""
+        import torch
+
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+                    "epochs_done": self.epochs_done, "max_epochs": self.max_epochs,
+                    "train_seconds": self.train_seconds, "history": list(self.history),
+                    "last_loss": self.last_loss}, path)
+
+    def load(self, path) -> None:
+        """Continue from ``save``'s file (tensors and plain values only: ``weights_only=True``)."""
+        import torch
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["max_epochs"] != self.max_epochs:
+            raise TrainingError(f"{path}: checkpoint of a {state['max_epochs']}-epoch schedule, this training "
+                                f"runs {self.max_epochs} epochs")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.epochs_done = int(state["epochs_done"])
+        self.train_seconds = float(state["train_seconds"])
+        self.history = [float(a) for a in state["history"]]
+        self.last_loss = float(state["last_loss"])

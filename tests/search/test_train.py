@@ -47,3 +47,35 @@ def test_nan_loss_is_a_training_error():
 def test_bad_settings(kw):
     with pytest.raises(NasError):
         TrainSettings(**kw)
+
+
+def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path):
+    data = _tiny_digits()
+    settings = TrainSettings(epochs=2, batch_size=64, seed=5)
+    torch.manual_seed(0)
+    whole = Trainer(_small_cnn(), data, 16, settings)
+    whole.train_until(2)
+
+    torch.manual_seed(0)
+    first = Trainer(_small_cnn(), data, 16, settings)
+    first.train_until(1)
+    path = tmp_path / "ckpt.pt"
+    first.save(path)
+    torch.manual_seed(123)  # a fresh process would start from other weights; the checkpoint must win
+    resumed = Trainer(_small_cnn(), data, 16, settings)
+    resumed.load(path)
+    assert resumed.epochs_done == 1
+    resumed.train_until(2)
+    assert resumed.history == whole.history
+    for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_of_another_budget_is_refused(tmp_path):
+    data = _tiny_digits()
+    trainer = Trainer(_small_cnn(), data, 16, TrainSettings(epochs=1, batch_size=64))
+    trainer.train_until(1)
+    trainer.save(tmp_path / "c.pt")
+    other = Trainer(_small_cnn(), data, 16, TrainSettings(epochs=3, batch_size=64))
+    with pytest.raises(TrainingError, match="schedule"):
+        other.load(tmp_path / "c.pt")

@@ -1,0 +1,400 @@
+"""The search driver: ask, screen, evaluate rung by rung, tell. Only the driver writes to the study.
+
+Each generation the driver asks the sampler for candidates until it holds
+``generation`` feasible ones (or the trials left). A candidate whose predicted
+upper bound exceeds the budget is told at once as infeasible (constraint > 0,
+zero training); the others train rung by rung, and after each rung only the
+top ``1 / halving_rate`` by Pareto rank go on (``search.halving``). Results
+are told in trial-number order after each rung, and every trial trains with
+its own seed, so the same ``--seed`` gives the same study on CPU however many
+workers run it.
+
+Everything a trial learns is written to it as soon as it arrives (rung
+accuracies, checkpoint path and sha256), so Ctrl-C loses nothing: re-running
+adopts the trials the interrupted driver left running and continues them from
+their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from spaces import NasError, SearchSpace, create_space
+
+from . import __version__
+from .candidates import Candidate, rebuild_candidate, sample_candidate
+from .evaluators import Evaluator, TabularEvaluator, TrainingEvaluator
+from .halving import promote, rung_epochs
+from .jobs import EvalJob, JobResult
+from .runner import Runner, make_runner
+from .screen import LOCAL_DEVICE, Screen, ensure_local_profile
+from .study import RunSettings, StudyHandle, open_study
+
+__all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_seed"]
+
+log = logging.getLogger(__name__)
+EVALUATED = ("complete", "pruned", "failed")  # statuses that count towards --trials
+MAX_INFEASIBLE_IN_A_ROW = 2000
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class SearchOutcome:
+    study: str
+    storage: str
+    artifacts: Path
+    budget_ms: float
+    evaluated: int
+    proposed: int
+    feasible: int
+    best: dict[str, Any] | None
+
+
+@dataclass
+class SearchStatus:
+    """What the progress bar shows."""
+
+    evaluated: int = 0
+    total: int = 0
+    proposed: int = 0
+    feasible: int = 0
+    best_accuracy: float | None = None
+    best_latency_ms: float | None = None
+
+
+@dataclass
+class _Active:
+    number: int
+    trial: optuna.trial.Trial
+    cand: Candidate
+    seed: int
+    upper_ms: float
+    cost: float
+    rung: int = 0  # index of the next rung to reach
+    rung_acc: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None  # relative to the study's artifacts folder
+    checkpoint_sha256: str | None = None
+
+
+def trial_seed(seed: int, number: int) -> int:
+    return (seed * 1_000_003 + number) % 2**31
+
+
+def make_evaluator(settings: RunSettings) -> Evaluator:
+    if settings.evaluator == "tabular":
+        return TabularEvaluator(settings.accuracy_table)
+    from .datasets import load_dataset
+    from .train import TrainSettings
+
+    data = load_dataset(settings.dataset, settings.data_dir, seed=0)  # one fixed split for every search
+    return TrainingEvaluator(data, TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size,
+                                                 lr=settings.lr, optimizer=settings.optimizer))
+
+
+def _driver_tag() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Driver:
+    def __init__(self, settings: RunSettings, handle: StudyHandle, spaces: dict[str, SearchSpace], screen: Screen,
+                 budget_ms: float, evaluator: Evaluator, runner: Runner, status_cb: Callable[[SearchStatus], None]):
+        self.settings, self.handle, self.study = settings, handle, handle.study
+        self.spaces, self.screen, self.budget_ms = spaces, screen, budget_ms
+        self.evaluator, self.runner, self.status_cb = evaluator, runner, status_cb
+        tabular = isinstance(evaluator, TabularEvaluator)
+        self.rungs = (TabularEvaluator.TABLE_EPOCHS,) if tabular else rung_epochs(settings.epochs,
+                                                                                 settings.halving_rate)
+        self.save_checkpoints = not tabular
+        self.versions = {"package": __version__, "optuna": optuna.__version__, **screen.versions()}
+        self.status = SearchStatus(total=settings.trials)
+        self._count_existing()
+
+    # -- bookkeeping ---------------------------------------------------------
+    def _count_existing(self) -> None:
+        for t in self.study.get_trials(deepcopy=False):
+            st = t.user_attrs.get("status")
+            if st is None:
+                continue
+            self.status.proposed += 1
+            if st != "infeasible":
+                self.status.feasible += 1
+            if st in EVALUATED and t.state != TrialState.RUNNING:
+                self.status.evaluated += 1
+            if st == "complete":
+                self._note_best(t.user_attrs.get("val_accuracy"), t.user_attrs.get("predicted_upper_ms"))
+
+    def _note_best(self, accuracy: float | None, latency_ms: float | None) -> None:
+        if accuracy is not None and (self.status.best_accuracy is None or accuracy > self.status.best_accuracy):
+            self.status.best_accuracy, self.status.best_latency_ms = accuracy, latency_ms
+
+    def _report(self) -> None:
+        self.status_cb(self.status)
+
+    # -- proposing -------------------------------------------------------------
+    def _propose(self) -> _Active | None:
+        trial = self.study.ask()
+        trial.set_user_attr("driver", _driver_tag())
+        try:
+            cand = sample_candidate(trial, self.spaces)
+        except NasError as exc:
+            trial.set_user_attr("status", "invalid")
+            trial.set_user_attr("reason", str(exc))
+            self.study.tell(trial, state=TrialState.FAIL)
+            return None
+        score = self.screen.score(cand.space, cand.config)
+        layers = cand.space.layers(cand.config, cand.space.input_shape(cand.config, self.screen.in_chans),
+                                   self.screen.num_classes)
+        flops, params = sum(layer.flops for layer in layers), sum(layer.params for layer in layers)
+        seed = trial_seed(self.settings.seed, trial.number)
+        attrs = {"space": cand.space.name, "arch_str": cand.config.arch_str, "config": cand.config.to_dict(),
+                 "seed": seed, "predicted_p50_ms": score.p50_ms, "predicted_upper_ms": score.upper_ms,
+                 "budget_ms": self.budget_ms, "flops": flops, "n_params": params, "versions": self.versions}
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        trial.set_constraint("latency_upper_minus_budget_ms", score.upper_ms - self.budget_ms)
+        self.status.proposed += 1
+        if score.upper_ms > self.budget_ms:
+            trial.set_user_attr("status", "infeasible")
+            trial.set_user_attr("reason", f"predicted upper bound {score.upper_ms:.4g} ms > budget "
+                                          f"{self.budget_ms:.4g} ms (p50 {score.p50_ms:.4g} ms); not trained")
+            # told as complete with a violated constraint, so the sampler learns where the feasible region is
+            self.study.tell(trial, [0.0, score.upper_ms])
+            return None
+        trial.set_user_attr("status", "training")
+        self.status.feasible += 1
+        return _Active(trial.number, trial, cand, seed, score.upper_ms, float(flops))
+
+    def _adopt_orphans(self) -> list[_Active]:
+        """Trials a dead driver left running: continue them from their last recorded rung."""
+        me = _driver_tag()
+        adopted = []
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            tag = frozen.user_attrs.get("driver") or {}
+            if tag.get("host") != me["host"] or (tag.get("pid") != me["pid"] and _pid_alive(int(tag.get("pid", 0)))):
+                log.info("trial %d is held by driver %s; leaving it", frozen.number, tag)
+                continue
+            trial = optuna.trial.Trial(self.study, frozen._trial_id)
+            trial.set_user_attr("driver", me)
+            attrs = frozen.user_attrs
+            if attrs.get("status") != "training":
+                trial.set_user_attr("status", "interrupted")
+                trial.set_user_attr("reason", "the driver stopped before this trial was screened")
+                self.study.tell(trial, state=TrialState.FAIL)
+                continue
+            cand = rebuild_candidate(frozen.params, self.spaces)
+            active = _Active(frozen.number, trial, cand, int(attrs["seed"]), float(attrs["predicted_upper_ms"]),
+                             float(attrs.get("flops", 0.0)), int(attrs.get("rung", 0)),
+                             dict(attrs.get("rung_acc", {})), attrs.get("checkpoint"),
+                             attrs.get("checkpoint_sha256"))
+            adopted.append(active)
+        if adopted:
+            log.warning("resuming %d trial(s) an interrupted run left unfinished: %s", len(adopted),
+                        ", ".join(str(a.number) for a in adopted))
+        return adopted
+
+    # -- evaluating ------------------------------------------------------------
+    def _job(self, a: _Active) -> EvalJob:
+        epochs = self.rungs[a.rung]
+        done = self.rungs[a.rung - 1] if a.rung else 0
+        art = self.handle.artifacts
+        save = str(art / "trials" / f"{a.number:05d}" / f"epoch{epochs:03d}.pt") if self.save_checkpoints else None
+        return EvalJob(a.number, a.cand.space.name, a.cand.config.to_json(), a.seed, epochs, self.rungs[-1],
+                       self.settings.space_options.get(a.cand.space.name, {}),
+                       resume=str(art / a.checkpoint) if a.checkpoint else None,
+                       resume_sha256=a.checkpoint_sha256, save=save, cost=a.cost * (epochs - done))
+
+    def _record(self, a: _Active, r: JobResult) -> None:
+        """Write one rung's result onto the trial at once (so an interruption keeps it)."""
+        t = a.trial
+        t.set_user_attr("worker", r.worker)
+        if not r.ok:
+            return
+        a.rung_acc[str(self.rungs[a.rung])] = r.val_accuracy
+        t.set_user_attr("rung_acc", a.rung_acc)
+        t.set_user_attr("val_accuracy", r.val_accuracy)
+        t.set_user_attr("epochs", r.epochs)
+        t.set_user_attr("train_seconds", r.train_seconds)
+        t.set_user_attr("history", list(r.history))
+        if r.test_accuracy is not None:
+            t.set_user_attr("test_accuracy", r.test_accuracy)
+        if r.checkpoint:
+            previous = a.checkpoint
+            a.checkpoint = os.path.relpath(r.checkpoint, self.handle.artifacts)
+            a.checkpoint_sha256 = r.checkpoint_sha256
+            t.set_user_attr("checkpoint", a.checkpoint)
+            t.set_user_attr("checkpoint_sha256", a.checkpoint_sha256)
+            if previous and previous != a.checkpoint:
+                (self.handle.artifacts / previous).unlink(missing_ok=True)
+
+    def _finish(self, a: _Active, status: str, reason: str | None = None) -> None:
+        t = a.trial
+        t.set_user_attr("status", status)
+        if reason:
+            t.set_user_attr("reason", reason)
+        if status == "complete":
+            accuracy = a.rung_acc[str(self.rungs[-1])]
+            self.study.tell(t, [accuracy, a.upper_ms])
+            self._note_best(accuracy, a.upper_ms)
+        else:
+            self.study.tell(t, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
+        self.status.evaluated += 1
+        self._report()
+
+    def _on_result(self, by_number: dict[int, _Active], errors: dict[int, str], r: JobResult) -> None:
+        self._record(by_number[r.trial], r)
+        if not r.ok:
+            errors[r.trial] = r.error or "unknown error"
+
+    def _rung_pool(self, epochs: int) -> dict[int, tuple[float, float]]:
+        key = str(epochs)
+        pool = {}
+        for t in self.study.get_trials(deepcopy=False):
+            acc = (t.user_attrs.get("rung_acc") or {}).get(key)
+            if acc is not None:
+                pool[t.number] = (float(acc), float(t.user_attrs["predicted_upper_ms"]))
+        return pool
+
+    def evaluate(self, active: list[_Active]) -> None:
+        """Train ``active`` rung by rung; tell each trial when it completes, is pruned or fails."""
+        while active:
+            rung = min(a.rung for a in active)
+            batch = sorted((a for a in active if a.rung == rung), key=lambda a: a.number)
+            epochs = self.rungs[rung]
+            by_number = {a.number: a for a in batch}
+            errors: dict[int, str] = {}
+
+            todo = [self._job(a) for a in batch if str(epochs) not in a.rung_acc]  # adopted ones may have it
+            self.runner.run(todo, functools.partial(self._on_result, by_number, errors))
+            ok = [a for a in batch if a.number not in errors]
+            for a in batch:
+                if a.number in errors:
+                    self._finish(a, "failed", errors[a.number])
+            last = rung == len(self.rungs) - 1
+            if last:
+                for a in ok:
+                    self._finish(a, "complete")
+                keep: set[int] = set()
+            else:
+                keep = promote(self._rung_pool(epochs), [a.number for a in ok], self.settings.halving_rate)
+                for a in ok:
+                    if a.number in keep:
+                        a.rung += 1
+                        a.trial.set_user_attr("rung", a.rung)
+                    else:
+                        self._finish(a, "pruned", f"stopped after {epochs} epochs: outside the top "
+                                                  f"1/{self.settings.halving_rate:g} of its rung by Pareto rank")
+            active = [a for a in active if a.rung != rung or a.number in keep]
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> None:
+        self._report()
+        self.evaluate(self._adopt_orphans())
+        in_a_row = 0
+        while self.status.evaluated < self.settings.trials:
+            want = min(self.settings.generation, self.settings.trials - self.status.evaluated)
+            batch: list[_Active] = []
+            while len(batch) < want:
+                a = self._propose()
+                if a is None:
+                    in_a_row += 1
+                    if in_a_row % 50 == 0:
+                        self._report()
+                    if in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
+                        raise NasError(f"{in_a_row} proposals in a row were predicted over the budget of "
+                                       f"{self.budget_ms:g} ms; raise --latency-ms")
+                    continue
+                in_a_row = 0
+                batch.append(a)
+            self._report()
+            self.evaluate(batch)
+
+
+def _spaces(settings: RunSettings) -> dict[str, SearchSpace]:
+    return {name: create_space(name, **settings.space_options.get(name, {})) for name in settings.spaces}
+
+
+def _open_profile(settings: RunSettings, profile_progress):
+    from hwprofiles.store import open_profile
+
+    if settings.device == LOCAL_DEVICE:
+        return ensure_local_profile(settings.spaces, settings.precision, settings.profile_count, profile_progress)
+    return open_profile(settings.device)
+
+
+def best_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The most accurate trial that finished its full training within the budget (ties: faster)."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("status") == "complete"]
+    return max(done, key=lambda t: (t.values[0], -t.values[1], -t.number), default=None)
+
+
+def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] | None = None,
+               profile_progress: Callable[[str, int, int], None] | None = None) -> SearchOutcome:
+    """Run (or resume) the study ``settings`` describe until it holds ``settings.trials`` evaluated trials."""
+    spaces = _spaces(settings)
+    evaluator = make_evaluator(settings)  # a missing dataset fails before minutes of profiling
+    in_chans = evaluator.data.in_chans if isinstance(evaluator, TrainingEvaluator) else 3
+    classes = evaluator.data.num_classes if isinstance(evaluator, TrainingEvaluator) else 10
+    profile = _open_profile(settings, profile_progress)
+    screen = Screen(profile, spaces, settings.precision, settings.coverage, in_chans, classes,
+                    settings.predictor_rows)
+    budget_ms = settings.latency_ms
+    handle_name = settings.study_name()
+    if budget_ms is None:
+        budget_ms = _stored_budget(settings) or screen.default_budget_ms()
+        log.info("budget: %.4g ms (median measured latency on %s)", budget_ms, profile.name)
+    screen.check_budget(budget_ms)
+    handle = open_study(settings, budget_ms, {"package_version": __version__,
+                                              "data": {"in_chans": in_chans, "num_classes": classes}})
+    with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
+        driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner, status_cb or (lambda s: None))
+        driver.run()
+    best = best_complete(handle.study)
+    summary = None
+    if best is not None:
+        summary = {"trial": best.number, **best.user_attrs}
+        if isinstance(evaluator, TrainingEvaluator):
+            from .retrieve import evaluate_on_test
+
+            # the test split is touched once, for the one model the search chose
+            summary["test_accuracy"] = evaluate_on_test(handle, best, evaluator.data)
+            handle.study.set_user_attr("winner", {"trial": best.number, "val_accuracy": best.values[0],
+                                                  "test_accuracy": summary["test_accuracy"],
+                                                  "predicted_upper_ms": best.values[1]})
+    return SearchOutcome(handle_name, handle.storage, handle.artifacts, budget_ms, driver.status.evaluated,
+                         driver.status.proposed, driver.status.feasible, summary)
+
+
+def _stored_budget(settings: RunSettings) -> float | None:
+    """A resumed study keeps the budget it was started with, even if the profile grew since."""
+    from .study import DB_NAME, study_storage
+
+    storage, artifacts = study_storage(settings.study_name(), settings.storage, settings.runs_dir)
+    if settings.storage is None and not (artifacts / DB_NAME).is_file():
+        return None
+    try:
+        study = optuna.load_study(study_name=settings.study_name(), storage=storage)
+    except KeyError:
+        return None
+    identity = study.user_attrs.get("identity") or {}
+    return identity.get("budget_ms")

@@ -1,0 +1,142 @@
+"""Getting models out of a study: the Pareto front, one trial's record, a rebuilt model on disk.
+
+Everything is read from the study DB; a model is rebuilt from the trial's
+stored params through ``optuna.trial.FixedTrial`` (the same ``sample()`` code
+the search used) and its weights come from the checkpoint the trial
+references, after its sha256 is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from spaces import NasError, create_space
+
+from .candidates import Candidate, rebuild_candidate
+from .halving import non_dominated_ranks
+from .jobs import sha256_file
+from .study import StudyHandle
+
+__all__ = ["pareto_front", "find_trial", "trial_candidate", "load_trained_model", "export_trial",
+           "evaluate_on_test"]
+
+log = logging.getLogger(__name__)
+
+
+def completed(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that finished their full evaluation within the budget."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("status") == "complete"]
+
+
+def pareto_front(study: optuna.Study, max_latency_ms: float | None = None) -> list[FrozenTrial]:
+    """Non-dominated completed trials (accuracy up, predicted upper bound down), fastest first."""
+    trials = [t for t in completed(study) if max_latency_ms is None or t.values[1] <= max_latency_ms]
+    ranks = non_dominated_ranks([(t.values[0], t.values[1]) for t in trials])
+    front = [t for t, r in zip(trials, ranks) if r == 0]
+    return sorted(front, key=lambda t: (t.values[1], -t.values[0], t.number))
+
+
+def find_trial(handle: StudyHandle, number: int) -> FrozenTrial:
+    trials = handle.study.get_trials(deepcopy=False)
+    for t in trials:
+        if t.number == number:
+            return t
+    raise NasError(f"study {handle.name!r} has no trial {number} (it has {len(trials)} trials, 0..{len(trials) - 1})")
+
+
+def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
+    """The architecture of ``trial``, rebuilt from its params, checked against its stored config."""
+    settings = handle.settings
+    names = settings.get("spaces") or [trial.user_attrs.get("space")]
+    options = settings.get("space_options") or {}
+    spaces = {n: create_space(n, **options.get(n, {})) for n in names}
+    cand = rebuild_candidate(trial.params, spaces)
+    stored = trial.user_attrs.get("config")
+    if stored is not None and cand.config.to_dict() != stored:
+        raise NasError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, but the stored config differs")
+    return cand
+
+
+def _data_shape(handle: StudyHandle) -> tuple[int, int]:
+    data = handle.study.user_attrs.get("data") or {}
+    return int(data.get("in_chans", 3)), int(data.get("num_classes", 10))
+
+
+def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
+    """(candidate, model in eval mode with the trial's trained weights)."""
+    import torch
+
+    checkpoint = trial.user_attrs.get("checkpoint")
+    if not checkpoint:
+        raise NasError(f"trial {trial.number} has no checkpoint (status {trial.user_attrs.get('status', 'unknown')}"
+                       f"; tabular trials have none)")
+    path = (handle.artifacts / checkpoint).resolve()
+    if handle.artifacts.resolve() not in path.parents:
+        raise NasError(f"trial {trial.number}: checkpoint path {checkpoint!r} leaves the study folder")
+    if not path.is_file():
+        raise NasError(f"trial {trial.number}: checkpoint {path} is missing")
+    expected = trial.user_attrs.get("checkpoint_sha256")
+    if expected and sha256_file(path) != expected:
+        raise NasError(f"trial {trial.number}: checkpoint {path} does not match the sha256 the study recorded")
+    cand = trial_candidate(handle, trial)
+    in_chans, num_classes = _data_shape(handle)
+    model = cand.space.build(cand.config, num_classes=num_classes, in_chans=in_chans)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    return cand, model.eval()
+
+
+def evaluate_on_test(handle: StudyHandle, trial: FrozenTrial, data) -> float:
+    """Accuracy of the trained trial on the dataset's untouched test split."""
+    from .train import accuracy, prepare_images
+
+    cand, model = load_trained_model(handle, trial)
+    x, y = prepare_images(data.test, cand.space.resolution(cand.config), data.in_chans)
+    return accuracy(model, x, y)
+
+
+def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str, Any]:
+    """Write ``config.json``, ``trial.json``, ``weights.pt`` and ``model.onnx`` of a trial into ``out``."""
+    import numpy as np
+    import torch
+
+    from spaces.export import export_onnx
+
+    trial = find_trial(handle, number)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cand = trial_candidate(handle, trial)
+    (out / "config.json").write_text(json.dumps({"space": cand.space.name, "arch_str": cand.config.arch_str,
+                                                 "config": cand.config.to_dict()}, indent=1) + "\n")
+    record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,
+              "values": trial.values, "user_attrs": trial.user_attrs}
+    (out / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    files = {"config": str(out / "config.json"), "trial": str(out / "trial.json")}
+    if not trial.user_attrs.get("checkpoint"):
+        log.warning("trial %d has no trained weights (status %s); wrote its architecture only", number,
+                    trial.user_attrs.get("status"))
+        return files
+    cand, model = load_trained_model(handle, trial)
+    torch.save(model.state_dict(), out / "weights.pt")
+    in_chans, _ = _data_shape(handle)
+    shape = cand.space.input_shape(cand.config, in_chans)
+    onnx_path = export_onnx(model, shape, out / "model.onnx")
+    import onnxruntime as ort
+
+    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(x).numpy()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    max_diff = float(np.abs(got - expected).max())
+    if max_diff > 1e-3 * max(1.0, float(np.abs(expected).max())):
+        raise NasError(f"trial {number}: the ONNX model differs from torch by {max_diff:.3g}")
+    files.update(weights=str(out / "weights.pt"), onnx=str(onnx_path), onnx_max_abs_diff=max_diff)
+    return files

@@ -1,0 +1,163 @@
+"""The search driver end to end: real Optuna studies in SQLite, real trainings, real device profiles.
+
+The training searches run on a tiny ``mobile_cnn`` (16 px, one block per stage)
+against a ``local`` profile measured here once per session; the tabular ones
+on the published Pixel 3 profile and the NAS-Bench-201 table from ../shared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hwprofiles.measure import ProfileRequest, profile_local
+from hwprofiles.runner import Protocol
+from search.driver import run_search
+from search.jobs import sha256_file
+from search.study import RunSettings, load_study
+from spaces import NasError
+
+TINY = {"mobile_cnn": {"resolutions": (16,), "widths": (0.5, 0.75), "stems": (8,), "heads": (64, 128),
+                       "depths": ((1,),) * 6}}
+QUICK = Protocol(warmup_runs=1, min_runs=3, min_duration_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def local_device(tmp_path_factory):
+    """A real ``local`` profile of tiny models (quick protocol), in a private profiles folder."""
+    root = tmp_path_factory.mktemp("profiles")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEARCH_PROFILES_DIR", str(root))
+        mp.setenv("SEARCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        profile_local(ProfileRequest(device="local", spaces=("mobile_cnn",), count=12, precisions=("fp32",),
+                                     protocol=QUICK, workers=2, space_options=TINY))
+        yield root
+
+
+def _training(tmp_path: Path, **kw) -> RunSettings:
+    base = dict(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4, workers=1,
+                batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
+    base.update(kw)
+    return RunSettings(**base)
+
+
+def _tabular(tmp_path: Path, shared_data: Path, **kw) -> RunSettings:
+    base = dict(device="pixel3", spaces=("nb201",), evaluator="tabular",
+                accuracy_table=str(shared_data / "nb201_accuracy.csv"), trials=12, generation=4, population=8,
+                workers=1, runs_dir=str(tmp_path / "runs"), predictor_rows=300, latency_ms=20.0)
+    base.update(kw)
+    return RunSettings(**base)
+
+
+def _trials(settings: RunSettings) -> list[optuna.trial.FrozenTrial]:
+    return load_study(settings.study_name(), settings.storage, settings.runs_dir).study.get_trials()
+
+
+def _evaluated(trials) -> list:
+    return [t for t in trials if t.user_attrs.get("status") in ("complete", "pruned", "failed")]
+
+
+def test_training_search_records_every_trial_and_extends(local_device, tmp_path):
+    settings = _training(tmp_path)
+    outcome = run_search(settings)
+    trials = _trials(settings)
+    assert outcome.evaluated == 4 == len(_evaluated(trials))
+    assert all(t.state != TrialState.RUNNING for t in trials)
+    for t in trials:
+        a = t.user_attrs
+        assert {"space", "config", "arch_str", "seed", "predicted_p50_ms", "predicted_upper_ms", "flops", "n_params",
+                "budget_ms", "versions"} <= set(a)
+        assert a["predicted_upper_ms"] >= a["predicted_p50_ms"] > 0
+        assert t.constraints["latency_upper_minus_budget_ms"] == pytest.approx(a["predicted_upper_ms"] - a["budget_ms"])
+        assert set(a["versions"]) == {"package", "optuna", "profile", "predictor"}
+        if a["status"] == "infeasible":  # rejected before training: the reason, no cost
+            assert a["predicted_upper_ms"] > a["budget_ms"] and "not trained" in a["reason"]
+            assert "train_seconds" not in a and "checkpoint" not in a
+        else:
+            assert a["predicted_upper_ms"] <= a["budget_ms"]
+            assert a["train_seconds"] > 0 and 0 <= a["val_accuracy"] <= 1
+            path = Path(settings.runs_dir) / settings.study_name() / a["checkpoint"]
+            assert sha256_file(path) == a["checkpoint_sha256"]
+    complete = [t for t in trials if t.user_attrs["status"] == "complete"]
+    assert complete and all(t.user_attrs["epochs"] == 2 and t.values[0] == t.user_attrs["val_accuracy"]
+                            for t in complete)
+    assert 0 <= outcome.best["test_accuracy"] <= 1
+    # the same command with more trials continues the study: the first four stay as they were
+    run_search(_training(tmp_path, trials=6))
+    again = _trials(settings)
+    assert len(_evaluated(again)) == 6
+    assert [(t.number, t.params, t.values) for t in again[:len(trials)]] == [(t.number, t.params, t.values)
+                                                                             for t in trials]
+
+
+def test_interrupted_search_resumes_without_losing_or_repeating(local_device, tmp_path):
+    settings = _training(tmp_path, trials=5, generation=3)
+    calls = []
+
+    def interrupt_after_first(status):
+        calls.append(status.evaluated)
+        if status.evaluated >= 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(settings, interrupt_after_first)
+    before = _trials(settings)
+    left_running = [t.number for t in before if t.state == TrialState.RUNNING]
+    assert left_running  # the interruption came mid-generation
+    run_search(settings)
+    after = _trials(settings)
+    assert len(_evaluated(after)) == 5
+    assert all(t.state != TrialState.RUNNING for t in after)
+    for number in left_running:  # adopted and finished, not replaced
+        assert after[number].user_attrs["status"] in ("complete", "pruned", "failed")
+        assert after[number].params == before[number].params
+
+
+def test_ray_workers_give_the_same_study_as_one_process(local_device, tmp_path):
+    one = _training(tmp_path / "one", trials=3, workers=1)
+    two = _training(tmp_path / "two", trials=3, workers=2)
+    run_search(one)
+    run_search(two)
+    a, b = _trials(one), _trials(two)
+    assert [(t.params, t.values, t.state) for t in a] == [(t.params, t.values, t.state) for t in b]
+    workers = {t.user_attrs.get("worker", "").split(":")[-1] for t in _evaluated(b)}
+    assert str(__import__("os").getpid()) not in workers  # the trainings ran in Ray worker processes
+
+
+def test_tabular_search_is_deterministic_and_keeps_the_budget_hard(shared_data, tmp_path):
+    first = _tabular(tmp_path / "a", shared_data)
+    second = _tabular(tmp_path / "b", shared_data)
+    run_search(first)
+    run_search(second)
+    a, b = _trials(first), _trials(second)
+    assert [(t.params, t.values, t.state) for t in a] == [(t.params, t.values, t.state) for t in b]
+    complete = [t for t in a if t.user_attrs["status"] == "complete"]
+    assert len(complete) == 12
+    assert all(t.values[1] <= 20.0 and 0 < t.user_attrs["test_accuracy"] <= 1 for t in complete)
+    assert any(t.user_attrs["status"] == "infeasible" for t in a)
+
+
+def test_a_budget_no_architecture_meets_names_the_fastest(shared_data, tmp_path):
+    with pytest.raises(NasError, match="smallest nb201 architecture is predicted at"):
+        run_search(_tabular(tmp_path, shared_data, latency_ms=0.01))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing written
+
+
+def test_a_study_refuses_other_settings(shared_data, tmp_path):
+    run_search(_tabular(tmp_path, shared_data, trials=2, study="mine"))
+    with pytest.raises(NasError, match="other settings"):
+        run_search(_tabular(tmp_path, shared_data, trials=2, study="mine", seed=1))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(spaces=("nope",)), "unknown space"), (dict(trials=0), "--trials"), (dict(sampler="cma"), "sampler"),
+    (dict(latency_ms=-1.0), "--latency-ms"), (dict(evaluator="tabular"), "--space nb201"),
+    (dict(spaces=("nb201",), evaluator="tabular"), "--accuracy-table"), (dict(study="../x"), "--study"),
+    (dict(dataset="imagenet"), "unknown dataset"),
+])
+def test_bad_settings_are_one_clear_error(kw, match):
+    with pytest.raises(NasError, match=match):
+        RunSettings(**kw)
