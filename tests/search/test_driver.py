@@ -13,28 +13,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hwprofiles.measure import ProfileRequest, profile_local
-from hwprofiles.runner import Protocol
 from search.driver import run_search
 from search.jobs import sha256_file
 from search.study import RunSettings, load_study
 from spaces import NasError
 
-TINY = {"mobile_cnn": {"resolutions": (16,), "widths": (0.5, 0.75), "stems": (8,), "heads": (64, 128),
-                       "depths": ((1,),) * 6}}
-QUICK = Protocol(warmup_runs=1, min_runs=3, min_duration_s=0.0)
-
-
-@pytest.fixture(scope="module")
-def local_device(tmp_path_factory):
-    """A real ``local`` profile of tiny models (quick protocol), in a private profiles folder."""
-    root = tmp_path_factory.mktemp("profiles")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SEARCH_PROFILES_DIR", str(root))
-        mp.setenv("SEARCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        profile_local(ProfileRequest(device="local", spaces=("mobile_cnn",), count=12, precisions=("fp32",),
-                                     protocol=QUICK, workers=2, space_options=TINY))
-        yield root
+from .conftest import TINY
 
 
 def _training(tmp_path: Path, **kw) -> RunSettings:

@@ -1,0 +1,87 @@
+"""``run``, ``top``, ``show`` and ``export`` through the command line, on real studies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from search.cli import main
+
+from .conftest import TINY
+
+
+def _tabular_args(shared_data, runs, *extra):
+    return ["run", "--device", "pixel3", "--space", "nb201", "--evaluator", "tabular", "--accuracy-table",
+            str(shared_data / "nb201_accuracy.csv"), "--trials", "6", "--generation", "3", "--population", "6",
+            "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300", "--runs-dir", str(runs),
+            "--study", "tab", *extra]
+
+
+def test_run_then_top_and_show(shared_data, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(_tabular_args(shared_data, runs, "--no-finalize")) == 0
+    out = capsys.readouterr().out
+    assert "study tab: 6 trials evaluated" in out and "best within budget: trial" in out
+    assert main(["top", "--study", "tab", "--runs-dir", str(runs), "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(r["predicted_upper_ms"] <= 20 for r in front)
+    latencies = [r["predicted_upper_ms"] for r in front]
+    accuracies = [r["val_accuracy"] for r in front]
+    assert latencies == sorted(latencies) and accuracies == sorted(accuracies)  # a Pareto front, fastest first
+    limit = latencies[0]
+    assert main(["top", "--study", "tab", "--runs-dir", str(runs), "--json", "--max-latency-ms", str(limit)]) == 0
+    assert all(r["predicted_upper_ms"] <= limit for r in json.loads(capsys.readouterr().out))
+    assert main(["top", "--study", "tab", "--runs-dir", str(runs)]) == 0
+    assert "Pareto front" in capsys.readouterr().out
+    trial = front[0]["trial"]
+    assert main(["show", "--study", "tab", "--runs-dir", str(runs), "--trial", str(trial), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "complete" and record["arch_str"] == front[0]["arch_str"]
+    assert 0 < record["test_accuracy"] <= 1  # the table's test accuracy, reported beside the searched one
+
+
+def test_retrieval_errors_are_one_line(tmp_path, capsys):
+    assert main(["top", "--study", "none", "--runs-dir", str(tmp_path)]) == 2
+    assert "no study 'none'" in capsys.readouterr().err
+    assert main(["top", "--study", "x", "-k", "0", "--runs-dir", str(tmp_path)]) == 2
+    assert main(["run", "--trials", "0"]) == 2
+    assert "--trials must be a positive integer" in capsys.readouterr().err
+    assert main(["run", "--space", "mobile_cnn,nope"]) == 2
+    assert "unknown space 'nope'" in capsys.readouterr().err
+
+
+def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
+    from search.driver import run_search
+    from search.study import RunSettings
+
+    settings = RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
+                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, study="e")
+    outcome = run_search(settings)
+    trial = outcome.best["trial"]
+    out = tmp_path / "model"
+    assert main(["export", "--study", "e", "--runs-dir", str(tmp_path / "runs"), "--trial", str(trial),
+                 "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "trial.json", "weights.pt", "model.onnx"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch_str"] == outcome.best["arch_str"]
+    state = torch.load(out / "weights.pt", weights_only=True)
+    assert state  # real trained weights, loadable without unpickling code
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((1, 1, 16, 16)).astype(np.float32)
+    assert session.run(None, {session.get_inputs()[0].name: x})[0].shape == (1, 10)
+    # a tampered checkpoint is refused
+    checkpoint = tmp_path / "runs" / "e" / outcome.best["checkpoint"]
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"x")
+    assert main(["export", "--study", "e", "--runs-dir", str(tmp_path / "runs"), "--trial", str(trial),
+                 "--out", str(tmp_path / "again")]) == 2
+    assert "does not match the sha256" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--workers", "--epochs", "--generation"])
+def test_non_positive_counts_are_refused(flag, capsys):
+    assert main(["run", flag, "0"]) == 2
+    assert flag in capsys.readouterr().err
