@@ -275,9 +275,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
         study = f"--study {outcome.study}" + (f" --storage {settings.storage}" if settings.storage else "")
         print(f"  next: python -m search top {study}; python -m search export {study} --trial {best['trial']} "
               f"--out model/")
-    if settings.finalize:
-        print("  (distillation and quantization of the winners come with 'finalize', which is not built yet)")
+    if settings.finalize and best is not None and settings.evaluator == "training":
+        from .finalize import FinalizeSettings
+
+        return _finalize(FinalizeSettings(study=outcome.study, storage=settings.storage, runs_dir=settings.runs_dir,
+                                          seed=settings.seed))
     return 0
+
+
+def _add_finalize_args(p: argparse.ArgumentParser) -> None:
+    _add_study_args(p)
+    p.add_argument("--top", type=int, default=2, help="how many of the most accurate Pareto models (default 2)")
+    p.add_argument("--teacher", default="auto", help="auto (the study's most accurate model, trained longer) or "
+                                                    "timm:NAME[=CHECKPOINT]")
+    p.add_argument("--epochs", type=int, default=4, help="distillation epochs (and the teacher's extra ones)")
+    p.add_argument("--compress", default="distill,quantize", help="comma-separated: distill, quantize")
+    p.add_argument("--calibration", default="minmax", help="int8 calibration: minmax, percentile or entropy")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _finalize(settings) -> int:
+    from .finalize import finalize_study
+    from .progress import PhaseBars
+
+    with PhaseBars() as bars:
+        out = finalize_study(settings, bars)
+    print(f"finalized {len(out['models'])} model(s) of study {out['study']} in {out['final']} "
+          f"(measured on {out['measured_on']})")
+    for m in out["models"]:
+        print(f"  trial {m.trial}: shipped {m.variant}, test {m.test_accuracy * 100:.2f}%, measured p50 "
+              f"{m.p50_ms:.4g} ms -> {out['final']}/trial-{m.trial:05d}/MODEL_CARD.md")
+    print(f"  fallback ladder: {out['ladder']}")
+    return 0
+
+
+def _cmd_finalize(args: argparse.Namespace) -> int:
+    from .finalize import FinalizeSettings
+
+    if args.calibration not in ("minmax", "percentile", "entropy"):
+        raise NasError(f"--calibration must be minmax, percentile or entropy, got {args.calibration!r}")
+    return _finalize(FinalizeSettings(study=args.study, storage=args.storage, runs_dir=args.runs_dir, top=args.top,
+                                      teacher=args.teacher, epochs=args.epochs, compress=_comma_list(args.compress),
+                                      calibration=args.calibration, seed=args.seed))
 
 
 def _add_study_args(p: argparse.ArgumentParser) -> None:
@@ -378,6 +417,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "predictor": ("evaluate the latency predictor of a profile", _add_predictor_args, _cmd_predictor),
     "run": ("search: the most accurate architectures within a latency budget on a device", _add_run_args,
             _cmd_run),
+    "finalize": ("distill, quantize, export and measure a study's winners; write model cards", _add_finalize_args,
+                 _cmd_finalize),
     "top": ("the Pareto front of a study", _add_top_args, _cmd_top),
     "show": ("everything a study recorded about one trial", _add_show_args, _cmd_show),
     "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx", _add_export_args,

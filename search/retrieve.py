@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,13 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
               "values": trial.values, "user_attrs": trial.user_attrs}
     (out / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
     files = {"config": str(out / "config.json"), "trial": str(out / "trial.json")}
+    final = (handle.study.user_attrs.get("final") or {}).get("cards", {}).get(str(number))
+    if final:  # the finalized model, its int8 twin where shipped, and the model card
+        source = (handle.artifacts / final).resolve()
+        if handle.artifacts.resolve() not in source.parents or not source.is_dir():
+            raise NasError(f"trial {number}: the finalized folder {final!r} is missing or outside the study folder")
+        shutil.copytree(source, out / "final", dirs_exist_ok=True)
+        files["final"] = str(out / "final")
     if not trial.user_attrs.get("checkpoint"):
         log.warning("trial %d has no trained weights (status %s); wrote its architecture only", number,
                     trial.user_attrs.get("status"))

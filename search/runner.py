@@ -80,7 +80,10 @@ class RayRunner(Runner):
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 raise NasError(f"cannot start or join {where}: {exc}") from None
         self._evaluator = ray.put(evaluator)
-        self._task = ray.remote(num_cpus=1, max_retries=0)(execute_job)
+        # where the cluster has GPUs, each training takes an equal share of them (fractional GPUs)
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        self.gpus_per_task = min(1.0, gpus / workers) if gpus else 0.0
+        self._task = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(execute_job)
 
     def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
         ray = self.ray

@@ -20,7 +20,8 @@ from spaces import NasError
 
 from .datasets import ImageData, Split
 
-__all__ = ["TrainSettings", "Trainer", "TrainingError", "prepare_images", "accuracy"]
+__all__ = ["TrainSettings", "Trainer", "TrainingError", "prepare_images", "accuracy", "resolve_device",
+           "Distillation"]
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "sgd")
@@ -43,6 +44,7 @@ class TrainSettings:
     augment: bool = True
     seed: int = 0
     threads: int = 1
+    device: str = "auto"  # "auto": CUDA where present, else CPU; or any torch device string
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -55,6 +57,35 @@ class TrainSettings:
             raise NasError(f"lr must be positive, got {self.lr!r}")
         if not 0 <= self.label_smoothing < 1:
             raise NasError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """Hinton logit distillation: loss = alpha * T^2 * KL(student/T || teacher/T) + (1 - alpha) * CE."""
+
+    teacher: object  # a torch module; kept in eval mode, never updated
+    resolution: int  # the teacher's input side; the student's augmented batch is resized to it
+    alpha: float = 0.7
+    temperature: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.alpha <= 1:
+            raise NasError(f"distillation alpha must be in [0, 1], got {self.alpha!r}")
+        if not self.temperature > 0:
+            raise NasError(f"distillation temperature must be positive, got {self.temperature!r}")
+
+    def loss(self, student_logits, x, hard_loss):
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad():
+            if x.shape[-1] != self.resolution:
+                x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
+            teacher_logits = self.teacher(x)
+        t = self.temperature
+        soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
+                        reduction="batchmean", log_target=True) * (t * t)
+        return self.alpha * soft + (1 - self.alpha) * hard_loss
 
 
 def prepare_images(split: Split, resolution: int, in_chans: int):
@@ -80,16 +111,29 @@ def _augment(x, generator, flip: bool):
     n, _, h, w = x.shape
     pad = max(1, h // 8)
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    # random draws come from the CPU generator (the same on any device), then move to the data
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * pad)
-    out = padded.gather(2, rows)
+    out = padded.gather(2, rows.to(x.device))
     cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :].expand(n, x.shape[1], h, w)
-    out = out.gather(3, cols)
+    out = out.gather(3, cols.to(x.device))
     if flip:
-        mask = torch.rand(n, generator=generator) < 0.5
+        mask = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         out[mask] = out[mask].flip(-1)
     return out
+
+
+def resolve_device(name: str):
+    """``auto``: CUDA where present (a Ray task with a GPU share sees it), else CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise NasError(f"unknown torch device {name!r}: {exc}") from None
 
 
 def accuracy(model, images, labels, batch_size: int = 256) -> float:
@@ -108,15 +152,19 @@ class Trainer:
     """Train ``model`` on ``data`` at ``resolution``; call ``train_until`` with growing epoch counts."""
 
     def __init__(self, model, data: ImageData, resolution: int, settings: TrainSettings,
-                 max_epochs: int | None = None):
+                 max_epochs: int | None = None, distill: Distillation | None = None):
         import torch
 
         torch.set_num_threads(settings.threads)
         torch.manual_seed(settings.seed)
-        self.model, self.settings, self.data = model, settings, data
+        self.device = resolve_device(settings.device)
+        self.model, self.settings, self.data = model.to(self.device), settings, data
+        self.distill = distill
+        if distill is not None:
+            distill.teacher.to(self.device).eval()
         self.generator = torch.Generator().manual_seed(settings.seed)
-        self.x_train, self.y_train = prepare_images(data.train, resolution, data.in_chans)
-        self.x_val, self.y_val = prepare_images(data.val, resolution, data.in_chans)
+        self.x_train, self.y_train = (t.to(self.device) for t in prepare_images(data.train, resolution, data.in_chans))
+        self.x_val, self.y_val = (t.to(self.device) for t in prepare_images(data.val, resolution, data.in_chans))
         self.max_epochs = max(max_epochs or settings.epochs, 1)
         steps_per_epoch = math.ceil(len(self.y_train) / settings.batch_size)
         self.total_steps = steps_per_epoch * self.max_epochs
@@ -146,11 +194,14 @@ class Trainer:
             self.model.train()
             order = torch.randperm(n, generator=self.generator)
             for i in range(0, n, bs):
-                idx = order[i:i + bs]
+                idx = order[i:i + bs].to(self.device)
                 x = self.x_train[idx]
                 if self.settings.augment:
                     x = _augment(x, self.generator, self.data.flip)
-                loss = self.loss_fn(self.model(x), self.y_train[idx])
+                logits = self.model(x)
+                loss = self.loss_fn(logits, self.y_train[idx])
+                if self.distill is not None:
+                    loss = self.distill.loss(logits, x, loss)
                 if not torch.isfinite(loss):
                     raise TrainingError(f"non-finite loss ({loss.item()}) in epoch {self.epochs_done + 1}")
                 self.optimizer.zero_grad(set_to_none=True)

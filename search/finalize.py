@@ -1,0 +1,265 @@
+"""Finalize a study: distill, quantize, export and measure its winners; ship the fastest good variant.
+
+For each of the ``top`` most accurate trials of the Pareto front:
+
+1. variants: ``fp32`` (the trial's own weights); ``distilled`` (its weights
+   trained ``epochs`` more with Hinton distillation from a teacher); ``int8``
+   (ONNX Runtime static QDQ of the best float variant, calibrated on real
+   training images);
+2. each variant is exported to ONNX and measured on this host with the device
+   profile's protocol: latency p50/p90/p99 at batch 1, throughput at batch 8,
+   peak memory, file size, energy, and accuracy on the untouched test split
+   through ONNX Runtime;
+3. the shipped variant is the fastest within ``tolerance`` (1 point) of the
+   most accurate one; the card says why the others were not shipped;
+4. the measurements are appended to the ``local`` profile, so the predictor
+   learns from the winners.
+
+Artifacts go to ``runs/<study>/final/trial-NNNNN/``: ``model.onnx``,
+``model.int8.onnx`` where int8 ships, ``model_card.json``, ``MODEL_CARD.md``;
+the study records where they are, and ``final/ladder.json`` lists the family
+(``search.ladder``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwprofiles.profile import Measurement, append_measurements
+from hwprofiles.runner import Protocol
+from spaces import NasError, UnknownNameError
+
+from .datasets import ImageData, load_dataset
+from .ladder import LadderEntry, write_ladder
+from .modelcard import write_card
+from .retrieve import completed, load_trained_model, pareto_front
+from .study import StudyHandle, load_study
+from .train import Distillation, Trainer, TrainSettings, prepare_images
+from .variants import (
+    calibration_batches,
+    export_variant,
+    int8_op_share,
+    measure_variant,
+    onnx_accuracy,
+    quantize_variant,
+)
+
+__all__ = ["FinalizeSettings", "finalize_study", "COMPRESSIONS"]
+
+log = logging.getLogger(__name__)
+COMPRESSIONS = ("distill", "quantize", "prune", "lowrank")
+BUILT = ("distill", "quantize")
+FLOAT_VARIANTS = ("fp32", "distilled")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class FinalizeSettings:
+    study: str
+    storage: str | None = None
+    runs_dir: str = "runs"
+    top: int = 2
+    teacher: str = "auto"
+    epochs: int = 4
+    compress: tuple[str, ...] = ("distill", "quantize")
+    calibration: str = "minmax"
+    alpha: float = 0.7
+    temperature: float = 4.0
+    tolerance: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in self.compress:
+            if name not in COMPRESSIONS:
+                raise UnknownNameError("compression", name, COMPRESSIONS)
+            if name not in BUILT:
+                raise NasError(f"--compress {name} is not built yet; available: {', '.join(BUILT)}")
+        for name in ("top", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NasError(f"--{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.tolerance < 1:
+            raise NasError(f"--tolerance must be in [0, 1), got {self.tolerance!r}")
+
+
+@dataclass
+class _Teacher:
+    model: Any
+    resolution: int
+    description: str
+    val_accuracy: float
+
+
+def _train_more(model, data: ImageData, resolution: int, epochs: int, lr: float, seed: int,
+                distill: Distillation | None = None) -> float:
+    """Continue training ``model`` for ``epochs`` (a fresh one-cycle schedule at ``lr``); validation accuracy."""
+    settings = TrainSettings(epochs=epochs, lr=lr, seed=seed)
+    trainer = Trainer(model, data, resolution, settings, epochs, distill=distill)
+    accuracy = trainer.train_until(epochs)
+    model.cpu().eval()
+    return accuracy
+
+
+def _teacher(spec: str, handle: StudyHandle, data: ImageData, settings: FinalizeSettings, lr: float) -> _Teacher:
+    if spec == "auto":
+        best = max(completed(handle.study), key=lambda t: (t.values[0], -t.number))
+        cand, model = load_trained_model(handle, best)
+        resolution = cand.space.resolution(cand.config)
+        acc = _train_more(model, data, resolution, settings.epochs, lr / 3, settings.seed)
+        return _Teacher(model, resolution, f"trial {best.number} ({best.user_attrs['arch_str']}), trained "
+                                           f"{settings.epochs} more epochs", acc)
+    if spec.startswith("timm:"):
+        import timm
+        import torch
+
+        name, _, checkpoint = spec[5:].partition("=")
+        try:
+            model = timm.create_model(name, pretrained=False, num_classes=data.num_classes, in_chans=data.in_chans)
+        except RuntimeError as exc:
+            raise NasError(f"--teacher {spec}: {exc}") from None
+        how = "trained here from scratch (model hubs are unreachable offline; give timm:NAME=PATH for local weights)"
+        if checkpoint:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+            how = f"weights from {checkpoint}, fine-tuned here"
+        acc = _train_more(model, data, 32, settings.epochs, lr, settings.seed)
+        return _Teacher(model, 32, f"timm {name}, {how}", acc)
+    raise NasError(f"--teacher must be auto or timm:NAME[=CHECKPOINT], got {spec!r}")
+
+
+def _choose(rows: dict[str, dict], tolerance: float, budget_ms: float) -> tuple[str, dict[str, str]]:
+    """The fastest variant within ``tolerance`` of the best test accuracy; reasons for the others."""
+    best = max(r["test_accuracy"] for r in rows.values())
+    good = {n: r for n, r in rows.items() if r["test_accuracy"] >= best - tolerance}
+    reasons = {n: f"test accuracy {r['test_accuracy'] * 100:.2f}% is more than {tolerance * 100:g} point(s) below "
+                  f"the best ({best * 100:.2f}%)" for n, r in rows.items() if n not in good}
+    # float variants of one architecture run the same graph: their timings differ by noise only, so the
+    # more accurate one stands for them (the later one, distilled, on a tie)
+    floats = [n for n in good if n in FLOAT_VARIANTS]
+    if len(floats) > 1:
+        keep = max(floats, key=lambda n: (good[n]["test_accuracy"], FLOAT_VARIANTS.index(n)))
+        for n in floats:
+            if n != keep:
+                reasons[n] = (f"the same graph as {keep}, which is as or more accurate "
+                              f"({good[keep]['test_accuracy'] * 100:.2f}% vs {good[n]['test_accuracy'] * 100:.2f}%)")
+                del good[n]
+    within = {n: r for n, r in good.items() if r["p50_ms"] <= budget_ms} or good
+    shipped = min(within, key=lambda n: within[n]["p50_ms"])
+    for n, r in good.items():
+        if n != shipped:
+            reasons[n] = f"measured p50 {r['p50_ms']:.4g} ms is slower than {shipped}'s {rows[shipped]['p50_ms']:.4g} ms"
+    return shipped, reasons
+
+
+def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teacher | None,
+                    settings: FinalizeSettings, lr: float, protocol: Protocol, folder: Path) -> dict[str, Any]:
+    identity = handle.settings
+    cand, base = load_trained_model(handle, trial)
+    resolution = cand.space.resolution(cand.config)
+    shape = cand.space.input_shape(cand.config, data.in_chans)
+    work = folder / "work"
+    x_test, y_test = prepare_images(data.test, resolution, data.in_chans)
+    x_train, _ = prepare_images(data.train, resolution, data.in_chans)
+
+    float_models = {"fp32": base}
+    notes: list[str] = []
+    if "distill" in settings.compress and teacher is not None:
+        student = copy.deepcopy(base)
+        _train_more(student, data, resolution, settings.epochs, lr / 3, settings.seed,
+                    Distillation(teacher.model, teacher.resolution, settings.alpha, settings.temperature))
+        float_models["distilled"] = student
+    files = {name: export_variant(m, shape, work, name) for name, m in float_models.items()}
+    rows: dict[str, dict[str, Any]] = {}
+    for name, f in files.items():
+        rows[name] = {"test_accuracy": onnx_accuracy(f.single, x_test, y_test), **measure_variant(f, shape, protocol)}
+    if "quantize" in settings.compress:
+        source = max(files, key=lambda n: rows[n]["test_accuracy"])
+        transformer = cand.space.name == "sparse_vit"
+        q = quantize_variant(files[source], work, calibration_batches(x_train), transformer, settings.calibration)
+        files["int8"] = q
+        rows["int8"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test), **measure_variant(q, shape, protocol),
+                        "quantized_from": source, "int8_ops": int8_op_share(q.single),
+                        "calibration": f"{settings.calibration}, 128 training images"}
+        drop = rows[source]["test_accuracy"] - rows["int8"]["test_accuracy"]
+        if drop > settings.tolerance:
+            notes.append(f"int8 lost {drop * 100:.2f} points against {source}; quantization-aware fine-tuning is "
+                         "not built yet, so int8 is not shipped")
+    shipped, reasons = _choose(rows, settings.tolerance, identity["budget_ms"])
+    if rows[shipped]["p50_ms"] > identity["budget_ms"]:
+        notes.append(f"no variant meets the budget of {identity['budget_ms']:.4g} ms when measured on this host")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    float_shipped = shipped if shipped != "int8" else rows["int8"]["quantized_from"]
+    shutil.copyfile(files[float_shipped].single, folder / "model.onnx")
+    artifacts = {"model.onnx": float_shipped}
+    if shipped == "int8":
+        shutil.copyfile(files["int8"].single, folder / "model.int8.onnx")
+        artifacts["model.int8.onnx"] = "int8"
+    shutil.rmtree(work, ignore_errors=True)
+    return {"trial": trial, "cand": cand, "rows": rows, "shipped": shipped, "reasons": reasons, "notes": notes,
+            "artifacts": artifacts, "shape": shape}
+
+
+def _append_to_profile(profile, result: dict[str, Any]) -> int:
+    cand, shape = result["cand"], result["shape"]
+    rows = []
+    for name, r in result["rows"].items():
+        rows.append(Measurement(cand.space.name, cand.config.arch_str, "x".join(map(str, shape)),
+                                "int8" if name == "int8" else "fp32", 1, r["p50_ms"], None, r["p50_ms"], r["p90_ms"],
+                                r["p99_ms"], None, None, r["peak_memory_bytes"], r["file_bytes"]))
+    # distilled and fp32 share an architecture: one float row is enough for the predictor
+    unique = {(m.arch_str, m.precision): m for m in rows}
+    append_measurements(profile.path, unique.values())
+    return len(unique)
+
+
+def finalize_study(settings: FinalizeSettings, progress: Progress | None = None) -> dict[str, Any]:
+    from hwprofiles.store import open_profile
+
+    handle = load_study(settings.study, settings.storage, settings.runs_dir)
+    identity = handle.settings
+    if identity.get("evaluator") != "training":
+        raise NasError(f"study {settings.study!r} used the {identity.get('evaluator')} evaluator: there are no trained "
+                       "weights to finalize")
+    winners = sorted(pareto_front(handle.study), key=lambda t: (-t.values[0], t.values[1]))[:settings.top]
+    if not winners:
+        raise NasError(f"study {settings.study!r} has no completed trial to finalize")
+    data = load_dataset(identity["dataset"], handle.study.user_attrs.get("data_dir"), seed=0)
+    profile = open_profile(identity["device"])
+    local = profile.name == "local"
+    protocol = Protocol(**profile.device.protocol.get("timing", {})) if local else Protocol()
+    lr = float(identity.get("lr") or 1e-2)
+    steps = len(winners) + 1
+    if progress:
+        progress("finalize", 0, steps)
+    teacher = _teacher(settings.teacher, handle, data, settings, lr) if "distill" in settings.compress else None
+    if progress:
+        progress("finalize", 1, steps)
+    final = handle.artifacts / "final"
+    cards, ladder = {}, []
+    for i, trial in enumerate(winners):
+        folder = final / f"trial-{trial.number:05d}"
+        result = _finalize_trial(handle, trial, data, teacher, settings, lr, protocol, folder)
+        appended = _append_to_profile(profile, result) if local else 0
+        card = write_card(folder, handle, result, teacher, settings, profile, local, appended)
+        cards[str(trial.number)] = str(Path("final") / folder.name)
+        shipped = result["rows"][result["shipped"]]
+        path = "model.int8.onnx" if result["shipped"] == "int8" else "model.onnx"
+        ladder.append(LadderEntry(trial.number, result["shipped"], f"{folder.name}/{path}", shipped["p50_ms"],
+                                  shipped["p90_ms"], shipped["test_accuracy"], result["cand"].config.arch_str))
+        log.info("finalized trial %d: shipped %s (%s)", trial.number, result["shipped"], card)
+        if progress:
+            progress("finalize", i + 2, steps)
+    ladder_path = write_ladder(final / "ladder.json", ladder, identity["device"], identity["budget_ms"])
+    handle.study.set_user_attr("final", {"cards": cards, "ladder": str(Path("final") / "ladder.json")})
+    return {"study": settings.study, "final": str(final), "ladder": str(ladder_path), "models": ladder,
+            "teacher": None if teacher is None else {"description": teacher.description,
+                                                     "val_accuracy": teacher.val_accuracy},
+            "measured_on": "this host (the local device)" if local else
+                           f"this host, not {identity['device']} (a remote device: measure it with a kit)"}

@@ -1,0 +1,100 @@
+"""Finalize: variants measured and chosen, model cards, the fallback ladder, on a real tiny study."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hwprofiles.store import open_profile
+from search.cli import main
+from search.driver import run_search
+from search.finalize import FinalizeSettings, _choose, finalize_study
+from search.jobs import sha256_file
+from search.ladder import LadderEntry, load_ladder, select, write_ladder
+from search.study import RunSettings, load_study
+from spaces import NasError
+
+from .conftest import TINY
+
+
+def _row(acc, p50):
+    return {"test_accuracy": acc, "p50_ms": p50}
+
+
+def test_ship_the_fastest_variant_within_a_point_of_the_best():
+    rows = {"fp32": _row(0.950, 1.0), "distilled": _row(0.960, 1.02), "int8": _row(0.955, 0.6)}
+    shipped, reasons = _choose(rows, 0.01, budget_ms=2.0)
+    assert shipped == "int8"
+    assert "same graph as distilled" in reasons["fp32"] and "slower" in reasons["distilled"]
+
+
+def test_an_int8_model_that_loses_accuracy_is_not_shipped():
+    rows = {"fp32": _row(0.95, 1.0), "int8": _row(0.90, 0.5)}
+    shipped, reasons = _choose(rows, 0.01, budget_ms=2.0)
+    assert shipped == "fp32" and "below the best" in reasons["int8"]
+
+
+def test_a_variant_within_budget_beats_a_faster_one_only_if_accurate_enough():
+    rows = {"fp32": _row(0.95, 3.0), "int8": _row(0.948, 1.5)}
+    assert _choose(rows, 0.01, budget_ms=2.0)[0] == "int8"
+
+
+def test_ladder_selects_the_most_accurate_model_that_fits(tmp_path):
+    entries = [LadderEntry(1, "fp32", "a/model.onnx", 1.0, 1.2, 0.90, "a"),
+               LadderEntry(2, "int8", "b/model.int8.onnx", 2.0, 2.5, 0.95, "b")]
+    ladder = load_ladder(write_ladder(tmp_path / "ladder.json", entries, "local", 3.0))
+    assert select(ladder, 3.0).trial == 2
+    assert select(ladder, 1.5).trial == 1
+    assert select(ladder, 2.2, statistic="p90_ms").trial == 1
+    assert select(ladder, 0.5) is None
+    (tmp_path / "evil.json").write_text(json.dumps({"version": 1, "models": [
+        {**entries[0].__dict__, "path": "../../etc/passwd"}]}))
+    with pytest.raises(ValueError, match="leaves"):
+        load_ladder(tmp_path / "evil.json")
+
+
+def test_unbuilt_compressions_are_refused():
+    with pytest.raises(NasError, match="not built yet"):
+        FinalizeSettings(study="s", compress=("prune",))
+    with pytest.raises(NasError, match="unknown compression"):
+        FinalizeSettings(study="s", compress=("magic",))
+
+
+def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    run_search(RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
+                           workers=1, batch_size=64, runs_dir=str(runs), profile_count=12, study="f"))
+    rows_before = len(open_profile("local").measurements)
+    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1))
+    (entry,) = out["models"]
+    folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
+    card = json.loads((folder / "model_card.json").read_text())
+    assert set(card["variants"]) == {"fp32", "distilled", "int8"}
+    for variant in card["variants"].values():
+        assert 0 <= variant["test_accuracy"] <= 1 and variant["p99_ms"] >= variant["p50_ms"] > 0
+        assert variant["throughput_per_s"] > 0 and variant["file_bytes"] > 0 and "energy_source" in variant
+    assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
+    assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
+    assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8"} - {
+        entry.variant}
+    for name, f in card["files"].items():
+        assert sha256_file(folder / name) == f["sha256"]
+    assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
+    assert (folder / "model.int8.onnx").exists() == (entry.variant == "int8")
+    assert len(open_profile("local").measurements) == rows_before + 2  # the winner's fp32 and int8 rows
+    assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
+    assert select(load_ladder(runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
+    # export hands the finalized files out too
+    assert main(["export", "--study", "f", "--runs-dir", str(runs), "--trial", str(entry.trial),
+                 "--out", str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x" / "final" / "model_card.json").is_file()
+
+
+def test_finalize_refuses_a_tabular_study(shared_data, tmp_path):
+    runs = tmp_path / "runs"
+    run_search(RunSettings(device="pixel3", spaces=("nb201",), evaluator="tabular", trials=2, generation=2,
+                           population=2, workers=1, latency_ms=20.0, predictor_rows=300, runs_dir=str(runs),
+                           accuracy_table=str(shared_data / "nb201_accuracy.csv"), study="t"))
+    with pytest.raises(NasError, match="no trained weights"):
+        finalize_study(FinalizeSettings(study="t", runs_dir=str(runs)))
