@@ -159,14 +159,15 @@ def search_tabular(r: dict) -> str:
     rows = [[x["strategy"], *(f"{x[f'hv@{k}']:.4f}" for k in (50, 100, 200)),
              f"{x['best_feasible_acc@100'] * 100:.2f}%", f"{x['gap_to_true_best_points@100']:.2f}",
              f"{x['worst_seed_gap_points@100']:.2f}", f"{x['truly_feasible_share'] * 100:.0f}%"] for x in r["rows"]]
+    rows = [[c.replace("search (", "`search` (") if i == 0 else c for i, c in enumerate(row)] for row in rows]
     g = r["goals"]
     return (f"NAS-Bench-201 on the published `{r['device']}` profile, budget {r['budget_ms']} ms (the "
             f"{r['budget_quantile']:.0%} quantile of its measured latencies; {r['feasible_architectures']:,} "
             f"architectures meet it; the best of them reaches {r['true_best_val_acc'] * 100:.2f}% "
             "`cifar10valid_valid_acc`). Mean over "
-            f"{r['seeds']} seeds. `search` is the product's driver (NSGA-II + hard screening by a predictor fitted "
-            f"on 900 of the profile's architectures; {r['search_proposals_mean']:.0f} proposals for 200 "
-            "evaluations on average); `nsga2` is plain Optuna NSGA-II on (accuracy, measured latency); `random` "
+            f"{r['seeds']} seeds. `search (S)` is the product's driver with sampler S (hard screening by a predictor "
+            f"fitted on 900 of the profile's architectures; {r['search_proposals_mean']:.0f} proposals for 200 "
+            "evaluations on average with the first sampler, which the goals use); `nsga2` is plain Optuna NSGA-II on (accuracy, measured latency); `random` "
             "evaluates random architectures. Hypervolume of the evaluated points that truly meet the budget "
             "(accuracy x (budget - measured latency)).\n\n"
             + _table(["strategy", "HV@50", "HV@100", "HV@200", "best feasible @100", "gap to true best (points)",

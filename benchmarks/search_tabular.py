@@ -71,11 +71,12 @@ def _plain(seed: int, sampler: optuna.samplers.BaseSampler, table, latency, n: i
     return seen
 
 
-def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, latency) -> tuple[list, int]:
-    settings = RunSettings(device=device, spaces=("nb201",), evaluator="tabular",
+def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, latency, sampler: str
+          ) -> tuple[list, int]:
+    settings = RunSettings(device=device, spaces=("nb201",), evaluator="tabular", sampler=sampler,
                            accuracy_table=str(SHARED / "nb201_accuracy.csv"), latency_ms=budget_ms, trials=n,
                            generation=10, population=POPULATION, workers=1, runs_dir=str(runs), seed=seed,
-                           predictor_rows=900, study=f"s{seed}")
+                           predictor_rows=900, study=f"{sampler}-s{seed}")
     run_search(settings)
     trials = load_study(settings.study_name(), None, runs).study.get_trials(deepcopy=False)
     evaluated = [t for t in trials if t.user_attrs.get("status") == "complete"]
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--device", default="pixel3")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget-quantile", type=float, default=0.25)
+    parser.add_argument("--samplers", default="nsga2,tpe", help="the driver's samplers to compare (first: the goal)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -100,19 +102,22 @@ def main() -> None:
     true_best = max(table[a][0] for a in feasible)
     n = max(CHECKPOINTS)
 
-    runs: dict[str, list] = {"search": [], "nsga2": [], "random": []}
+    samplers = [x for x in args.samplers.split(",") if x]
+    runs: dict[str, list] = {**{f"search ({x})": [] for x in samplers}, "nsga2": [], "random": []}
     proposals, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            start = time.perf_counter()
-            points, asked = _ours(seed, budget, args.device, n, Path(tmp), table, latency)
-            seconds.append(time.perf_counter() - start)
-            proposals.append(asked)
-            runs["search"].append(points)
+            for x in samplers:
+                start = time.perf_counter()
+                points, asked = _ours(seed, budget, args.device, n, Path(tmp), table, latency, x)
+                if x == samplers[0]:
+                    seconds.append(time.perf_counter() - start)
+                    proposals.append(asked)
+                runs[f"search ({x})"].append(points)
             runs["nsga2"].append(_plain(seed, optuna.samplers.NSGAIISampler(population_size=POPULATION, seed=seed),
                                         table, latency, n))
             runs["random"].append(_plain(seed, optuna.samplers.RandomSampler(seed=seed), table, latency, n))
-            print(f"seed {seed}: search asked {asked} for {n} evaluations in {seconds[-1]:.0f} s", flush=True)
+            print(f"seed {seed}: search asked {proposals[-1]} for {n} evaluations in {seconds[-1]:.0f} s", flush=True)
 
     rows = []
     for name, per_seed in runs.items():
@@ -126,7 +131,7 @@ def main() -> None:
         row["truly_feasible_share"] = float(np.mean([np.mean([lat <= budget for _, lat in p]) for p in per_seed]))
         rows.append(row)
         print(row, flush=True)
-    ours, plain, rand = rows
+    ours, plain, rand = rows[0], rows[-2], rows[-1]
     write_result("search_tabular", {
         "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile, "seeds": args.seeds,
         "true_best_val_acc": true_best, "feasible_architectures": len(feasible), "rows": rows,
