@@ -139,11 +139,23 @@ def search_demo(r: dict) -> str:
         ["trained candidates' p50 prediction within ±10% of measured",
          f"{r['trained_p50_within10pct'] * 100:.0f}%", "", ""],
     ]
+    fin = r.get("finalized") or []
+    shipped_rows = [[f["trial"], f["shipped"], f"{f['test_accuracy'] * 100:.2f}%", f"{f['measured_p50_ms']:.4g}",
+                     f"{f['predicted_p50_ms']:.4g}", f"{f['prediction_error_pct']:+.1f}%",
+                     _met(abs(f["prediction_error_pct"]) <= 10 and f["measured_p50_ms"] <= f["budget_ms"]),
+                     "-" if "int8" not in f else f"{f['int8']['size_ratio']:.2f}x smaller, "
+                     f"{f['int8']['accuracy_drop_points']:+.2f} points drop, {f['int8']['speedup']:.2f}x speed, "
+                     f"{f['int8']['ops']['int8']}/{f['int8']['ops']['int8'] + f['int8']['ops']['float']} ops int8"]
+                    for f in fin]
+    finalize_part = ("" if not fin else "\n\nFinalized models (from the model cards the run wrote; goal: shipped "
+                     "model's measured p50 within ±10% of its prediction and within the budget):\n\n"
+                     + _table(["trial", "shipped", "test acc", "measured p50 ms", "predicted p50 ms", "error",
+                               "goal met", "int8 (measured, not shipped unless faster)"], shipped_rows))
     return (f"`{r['command']}` exactly as the README gives it, in a fresh folder with empty profile and cache "
             f"folders (so this machine is profiled first). Budget {r['budget_ms']:.3g} ms (derived from the "
             f"profile); {r['trials']} trials proposed, {r['trained']} trained, {r['screened_out']} screened out "
             "before training. Every trained candidate is then exported from its checkpoint and timed with the "
-            "profile's protocol.\n\n" + _table(["measure", "result", "goal", "met"], rows))
+            "profile's protocol.\n\n" + _table(["measure", "result", "goal", "met"], rows) + finalize_part)
 
 
 def search_workers(r: dict) -> str:

@@ -1,4 +1,4 @@
-"""The README's ``python -m search run`` on a fresh machine, timed, and its candidates measured.
+"""The README's ``python -m search run`` on a fresh machine, timed, its candidates measured, its models shipped.
 
     python -m benchmarks.search_demo
 
@@ -9,7 +9,9 @@ test accuracy on digits (goal >= 97%), and then the *measured* latency of every
 trained candidate (exported from its checkpoint, timed with the profile's
 protocol) against the budget: goal >= 95% within. Beside it, in the same run,
 the share within the budget of the trials the screen rejected (a sample of
-them is measured too), which shows what the screening saved.
+them is measured too), which shows what the screening saved. The finalized
+models' cards give the shipped model's measured p50 against its prediction
+(goal: within ±10% and within the budget) and the int8 figures.
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ REJECTED_SAMPLE = 12
 def _measure(model, shape, folder: Path, name: str) -> float:
     path = export_onnx(model, shape, folder / f"{name}.onnx")
     return float(time_onnx(str(path), (1, *shape), Protocol(), threads=1)["p50_ms"])
+
+
+def _finalized(handle) -> list[dict]:
+    """What finalize shipped, from the model cards the run wrote."""
+    out = []
+    for trial, folder in (handle.study.user_attrs.get("final") or {}).get("cards", {}).items():
+        card = json.loads((handle.artifacts / folder / "model_card.json").read_text())
+        v, shipped = card["variants"], card["shipped"]
+        row = {"trial": int(trial), "shipped": shipped, "test_accuracy": v[shipped]["test_accuracy"],
+               "measured_p50_ms": v[shipped]["p50_ms"], "predicted_p50_ms": card["search"]["predicted_p50_ms"],
+               "budget_ms": card["search"]["budget_ms"], "not_shipped": card["not_shipped"]}
+        row["prediction_error_pct"] = (row["predicted_p50_ms"] - row["measured_p50_ms"]) / row["measured_p50_ms"] * 100
+        if "int8" in v:
+            base = v[v["int8"]["quantized_from"]]
+            row["int8"] = {"size_ratio": base["file_bytes"] / v["int8"]["file_bytes"],
+                           "accuracy_drop_points": (base["test_accuracy"] - v["int8"]["test_accuracy"]) * 100,
+                           "speedup": base["p50_ms"] / v["int8"]["p50_ms"], "ops": v["int8"]["int8_ops"]}
+        out.append(row)
+    return out
 
 
 def main() -> None:
@@ -82,6 +103,7 @@ def main() -> None:
             shape = cand.space.input_shape(cand.config, in_chans)
             rejected_rows.append({"trial": t.number, "measured_ms": _measure(model, shape, tmp, "r"),
                                   "upper_ms": t.user_attrs["predicted_upper_ms"]})
+        finalized = _finalized(handle)
     within = float(np.mean([r["measured_ms"] <= budget for r in trained]))
     rejected_within = float(np.mean([r["measured_ms"] <= budget for r in rejected_rows])) if rejected_rows else None
     errors = [abs(r["measured_ms"] - r["p50_ms"]) / r["measured_ms"] for r in trained]
@@ -91,7 +113,7 @@ def main() -> None:
         "winner": winner, "trained_within_budget_measured": within,
         "rejected_sample_within_budget_measured": rejected_within,
         "trained_p50_within10pct": float(np.mean([e <= 0.10 for e in errors])),
-        "trained_rows": trained, "rejected_rows": rejected_rows,
+        "trained_rows": trained, "rejected_rows": rejected_rows, "finalized": finalized,
         "goals": {"minutes": minutes <= GOAL_MINUTES, "test_accuracy": winner["test_accuracy"] >= GOAL_TEST_ACC,
                   "within_budget": within >= GOAL_WITHIN},
         "stdout": proc.stdout,
