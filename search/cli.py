@@ -392,6 +392,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report_args(p: argparse.ArgumentParser) -> None:
+    _add_study_args(p)
+    p.add_argument("--out", help="folder for report.html, summary.md and the PNGs (default runs/STUDY/report)")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+    from .study import load_study
+
+    files = write_report(load_study(args.study, args.storage, args.runs_dir), args.out)
+    print(f"report: {files['html']}\nsummary: {files['summary']}")
+    return 0
+
+
 def _add_export_args(p: argparse.ArgumentParser) -> None:
     _add_study_args(p)
     p.add_argument("--trial", type=int, required=True)
@@ -420,6 +434,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "finalize": ("distill, quantize, export and measure a study's winners; write model cards", _add_finalize_args,
                  _cmd_finalize),
     "top": ("the Pareto front of a study", _add_top_args, _cmd_top),
+    "report": ("an HTML report with plots (Pareto front, predicted vs measured, progress) and a Markdown summary",
+               _add_report_args, _cmd_report),
     "show": ("everything a study recorded about one trial", _add_show_args, _cmd_show),
     "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx", _add_export_args,
                _cmd_export),

@@ -45,6 +45,7 @@ __all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_
 log = logging.getLogger(__name__)
 EVALUATED = ("complete", "pruned", "failed")  # statuses that count towards --trials
 MAX_INFEASIBLE_IN_A_ROW = 2000
+RETRIED_ERRORS = ("worker lost", "timed out")  # JobResult.error prefixes of faults outside the trial
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -285,6 +286,14 @@ class _Driver:
 
             todo = [self._job(a) for a in batch if str(epochs) not in a.rung_acc]  # adopted ones may have it
             self.runner.run(todo, functools.partial(self._on_result, by_number, errors))
+            # a lost worker or a timeout is the infrastructure's fault, not the trial's: one more try
+            again = [by_number[n] for n, e in errors.items() if e.startswith(RETRIED_ERRORS)]
+            if again:
+                for a in again:
+                    a.trial.set_user_attr("retried", errors.pop(a.number))
+                log.warning("retrying trial(s) %s once: %s", ", ".join(str(a.number) for a in again),
+                            a.trial.user_attrs.get("retried"))
+                self.runner.run([self._job(a) for a in again], functools.partial(self._on_result, by_number, errors))
             ok = [a for a in batch if a.number not in errors]
             for a in batch:
                 if a.number in errors:
@@ -349,10 +358,14 @@ def best_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
 
 def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] | None = None,
-               profile_progress: Callable[[str, int, int], None] | None = None) -> SearchOutcome:
-    """Run (or resume) the study ``settings`` describe until it holds ``settings.trials`` evaluated trials."""
+               profile_progress: Callable[[str, int, int], None] | None = None,
+               evaluator: Evaluator | None = None) -> SearchOutcome:
+    """Run (or resume) the study ``settings`` describe until it holds ``settings.trials`` evaluated trials.
+
+    ``evaluator`` replaces the one ``settings`` name (for library use, e.g. a custom evaluator).
+    """
     spaces = _spaces(settings)
-    evaluator = make_evaluator(settings)  # a missing dataset fails before minutes of profiling
+    evaluator = evaluator or make_evaluator(settings)  # a missing dataset fails before minutes of profiling
     in_chans = evaluator.data.in_chans if isinstance(evaluator, TrainingEvaluator) else 3
     classes = evaluator.data.num_classes if isinstance(evaluator, TrainingEvaluator) else 10
     profile = _open_profile(settings, profile_progress)

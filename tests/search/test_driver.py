@@ -7,6 +7,7 @@ on the published Pixel 3 profile and the NAS-Bench-201 table from ../shared.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import optuna
@@ -14,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search.driver import run_search
+from search.evaluators import TabularEvaluator
 from search.jobs import sha256_file
 from search.study import RunSettings, load_study
 from spaces import NasError
@@ -145,3 +147,29 @@ def test_a_study_refuses_other_settings(shared_data, tmp_path):
 def test_bad_settings_are_one_clear_error(kw, match):
     with pytest.raises(NasError, match=match):
         RunSettings(**kw)
+
+
+class _DiesOnce(TabularEvaluator):
+    """Kills its own worker process the first time it runs (a real crash, not a mock)."""
+
+    def __init__(self, table, marker):
+        super().__init__(table)
+        self.marker = str(marker)
+
+    def evaluate(self, space, config, budget, seed):
+        if not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(1)
+        return super().evaluate(space, config, budget, seed)
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_fails_the_attempt_and_the_trial_is_retried_once(shared_data, tmp_path):
+    settings = _tabular(tmp_path, shared_data, trials=3, generation=3, workers=2)
+    evaluator = _DiesOnce(shared_data / "nb201_accuracy.csv", tmp_path / "died")
+    run_search(settings, evaluator=evaluator)
+    trials = _trials(settings)
+    done = [t for t in trials if t.user_attrs["status"] == "complete"]
+    assert len(done) == 3 and all(t.state == TrialState.COMPLETE for t in done)
+    retried = [t for t in trials if "retried" in t.user_attrs]
+    assert len(retried) == 1 and retried[0].user_attrs["retried"].startswith("worker lost")
