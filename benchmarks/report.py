@@ -164,7 +164,24 @@ def search_workers(r: dict) -> str:
     return (f"The same study ({r['trials']} trials x {r['epochs']} epochs on digits, halving off, same seed) run "
             f"with 1 and 2 workers on {r['cores']} cores, in one process one after the other; identical studies "
             f"(params and values): {'yes' if r['identical_studies'] else '**no**'}. Goal >= {r['goal']}x: "
-            f"{_met(r['meets_goal'])}.\n\n" + _table(["workers", "seconds", "trials/s", "speed-up"], rows))
+            f"{_met(r['meets_goal'])}. Training time summed over the trials: {r['train_seconds_sum_one']:.0f} s with "
+            f"one worker, {r['train_seconds_sum_two']:.0f} s with two (each training is slower when two share the "
+            f"cores); the two Ray workers were busy {r['worker_busy_share_two'] * 100:.0f}% of the wall time (the "
+            "rest: Ray start-up and each generation's tail).\n\n"
+            + _table(["workers", "seconds", "trials/s", "speed-up"], rows))
+
+
+def distill_mnist(r: dict) -> str:
+    rows = [[x["seed"], f"{x['plain_test'] * 100:.2f}%", f"{x['distilled_test'] * 100:.2f}%",
+             f"{(x['distilled_test'] - x['plain_test']) * 100:+.2f}"] for x in r["rows"]]
+    rows.append(["mean", f"{r['mean_plain_test'] * 100:.2f}%", f"{r['mean_distilled_test'] * 100:.2f}%",
+                 f"{r['mean_gain_points']:+.2f}"])
+    t = r["teacher"]
+    return (f"{r['dataset']}. Student `{r['student']['arch']}` trained {r['student']['epochs']} epochs, with and "
+            f"without Hinton distillation (alpha {r['alpha']}, T {r['temperature']}) from a teacher "
+            f"`{t['arch']}` ({t['epochs']} epochs, {t['test'] * 100:.2f}% test); same seed, data order and "
+            f"schedule. Goal >= +{r['goal_points']} points mean: {_met(r['meets_goal'])}.\n\n"
+            + _table(["seed", "plain test", "distilled test", "gain (points)"], rows))
 
 
 def search_tabular(r: dict) -> str:
@@ -199,6 +216,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "search_demo": ("The README's search, end to end", search_demo),
     "search_workers": ("Ray workers: trial throughput", search_workers),
     "search_tabular": ("Search quality on NAS-Bench-201 (tabular)", search_tabular),
+    "distill_mnist": ("Distillation at equal epochs (MNIST)", distill_mnist),
 }
 
 

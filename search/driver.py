@@ -290,9 +290,9 @@ class _Driver:
             again = [by_number[n] for n, e in errors.items() if e.startswith(RETRIED_ERRORS)]
             if again:
                 for a in again:
-                    a.trial.set_user_attr("retried", errors.pop(a.number))
-                log.warning("retrying trial(s) %s once: %s", ", ".join(str(a.number) for a in again),
-                            a.trial.user_attrs.get("retried"))
+                    reason = errors.pop(a.number)
+                    a.trial.set_user_attr("retried", reason)
+                    log.warning("retrying trial %d once: %s", a.number, reason)
                 self.runner.run([self._job(a) for a in again], functools.partial(self._on_result, by_number, errors))
             ok = [a for a in batch if a.number not in errors]
             for a in batch:
