@@ -291,6 +291,8 @@ def _add_finalize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=4, help="distillation epochs (and the teacher's extra ones)")
     p.add_argument("--compress", default="distill,quantize", help="comma-separated: distill, quantize")
     p.add_argument("--calibration", default="minmax", help="int8 calibration: minmax, percentile or entropy")
+    p.add_argument("--qat", default="auto", help="quantization-aware fine-tuning: auto (when int8 loses more than "
+                                                "1 point), always, never")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -316,7 +318,7 @@ def _cmd_finalize(args: argparse.Namespace) -> int:
         raise NasError(f"--calibration must be minmax, percentile or entropy, got {args.calibration!r}")
     return _finalize(FinalizeSettings(study=args.study, storage=args.storage, runs_dir=args.runs_dir, top=args.top,
                                       teacher=args.teacher, epochs=args.epochs, compress=_comma_list(args.compress),
-                                      calibration=args.calibration, seed=args.seed))
+                                      calibration=args.calibration, qat=args.qat, seed=args.seed))
 
 
 def _add_study_args(p: argparse.ArgumentParser) -> None:

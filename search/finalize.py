@@ -38,6 +38,7 @@ from spaces import NasError, UnknownNameError
 from .datasets import ImageData, load_dataset
 from .ladder import LadderEntry, write_ladder
 from .modelcard import write_card
+from .qat import quantization_aware_finetune
 from .retrieve import completed, load_trained_model, pareto_front
 from .study import StudyHandle, load_study
 from .train import Distillation, Trainer, TrainSettings, prepare_images
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 COMPRESSIONS = ("distill", "quantize", "prune", "lowrank")
 BUILT = ("distill", "quantize")
 FLOAT_VARIANTS = ("fp32", "distilled")
+INT8_VARIANTS = ("int8", "int8-qat")
+QAT_MODES = ("auto", "always", "never")
 Progress = Callable[[str, int, int], None]
 
 
@@ -72,6 +75,7 @@ class FinalizeSettings:
     alpha: float = 0.7
     temperature: float = 4.0
     tolerance: float = 0.01
+    qat: str = "auto"  # quantization-aware fine-tuning: auto (when int8 loses more than tolerance), always, never
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -84,6 +88,8 @@ class FinalizeSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise NasError(f"--{name} must be a positive integer, got {value!r}")
+        if self.qat not in QAT_MODES:
+            raise UnknownNameError("qat mode", self.qat, QAT_MODES)
         if not 0 <= self.tolerance < 1:
             raise NasError(f"--tolerance must be in [0, 1), got {self.tolerance!r}")
 
@@ -187,20 +193,33 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
                         "quantized_from": source, "int8_ops": int8_op_share(q.single),
                         "calibration": f"{settings.calibration}, 128 training images"}
         drop = rows[source]["test_accuracy"] - rows["int8"]["test_accuracy"]
-        if drop > settings.tolerance:
-            notes.append(f"int8 lost {drop * 100:.2f} points against {source}; quantization-aware fine-tuning is "
-                         "not built yet, so int8 is not shipped")
+        if settings.qat == "always" or (settings.qat == "auto" and drop > settings.tolerance):
+            qat_epochs = max(1, settings.epochs // 2)
+            tuned = copy.deepcopy(float_models[source])
+            quantization_aware_finetune(tuned, data, resolution, qat_epochs, lr / 10, settings.seed)
+            base = export_variant(tuned, shape, work, "qat-float")
+            q = quantize_variant(base, work, calibration_batches(x_train), transformer, settings.calibration,
+                                 name="int8-qat")
+            files["int8-qat"] = q
+            rows["int8-qat"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test),
+                                **measure_variant(q, shape, protocol), "quantized_from": source,
+                                "int8_ops": int8_op_share(q.single), "qat_epochs": qat_epochs,
+                                "calibration": rows["int8"]["calibration"]}
+            qat_drop = rows[source]["test_accuracy"] - rows["int8-qat"]["test_accuracy"]
+            notes.append(f"int8 (post-training) lost {drop * 100:.2f} points against {source}; after "
+                         f"{qat_epochs} epoch(s) of quantization-aware fine-tuning int8-qat loses "
+                         f"{qat_drop * 100:.2f}")
     shipped, reasons = _choose(rows, settings.tolerance, identity["budget_ms"])
     if rows[shipped]["p50_ms"] > identity["budget_ms"]:
         notes.append(f"no variant meets the budget of {identity['budget_ms']:.4g} ms when measured on this host")
 
     folder.mkdir(parents=True, exist_ok=True)
-    float_shipped = shipped if shipped != "int8" else rows["int8"]["quantized_from"]
+    float_shipped = shipped if shipped not in INT8_VARIANTS else rows[shipped]["quantized_from"]
     shutil.copyfile(files[float_shipped].single, folder / "model.onnx")
     artifacts = {"model.onnx": float_shipped}
-    if shipped == "int8":
-        shutil.copyfile(files["int8"].single, folder / "model.int8.onnx")
-        artifacts["model.int8.onnx"] = "int8"
+    if shipped in INT8_VARIANTS:
+        shutil.copyfile(files[shipped].single, folder / "model.int8.onnx")
+        artifacts["model.int8.onnx"] = shipped
     shutil.rmtree(work, ignore_errors=True)
     return {"trial": trial, "cand": cand, "rows": rows, "shipped": shipped, "reasons": reasons, "notes": notes,
             "artifacts": artifacts, "shape": shape}
@@ -211,7 +230,7 @@ def _append_to_profile(profile, result: dict[str, Any]) -> int:
     rows = []
     for name, r in result["rows"].items():
         rows.append(Measurement(cand.space.name, cand.config.arch_str, "x".join(map(str, shape)),
-                                "int8" if name == "int8" else "fp32", 1, r["p50_ms"], None, r["p50_ms"], r["p90_ms"],
+                                "int8" if name in INT8_VARIANTS else "fp32", 1, r["p50_ms"], None, r["p50_ms"], r["p90_ms"],
                                 r["p99_ms"], None, None, r["peak_memory_bytes"], r["file_bytes"]))
     # distilled and fp32 share an architecture: one float row is enough for the predictor
     unique = {(m.arch_str, m.precision): m for m in rows}
@@ -250,7 +269,7 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
         card = write_card(folder, handle, result, teacher, settings, profile, local, appended)
         cards[str(trial.number)] = str(Path("final") / folder.name)
         shipped = result["rows"][result["shipped"]]
-        path = "model.int8.onnx" if result["shipped"] == "int8" else "model.onnx"
+        path = "model.int8.onnx" if result["shipped"] in INT8_VARIANTS else "model.onnx"
         ladder.append(LadderEntry(trial.number, result["shipped"], f"{folder.name}/{path}", shipped["p50_ms"],
                                   shipped["p90_ms"], shipped["test_accuracy"], result["cand"].config.arch_str))
         log.info("finalized trial %d: shipped %s (%s)", trial.number, result["shipped"], card)

@@ -91,10 +91,11 @@ def _markdown(card: dict[str, Any]) -> str:
         lines.append(f"| {name} | {r['test_accuracy'] * 100:.2f}% | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | "
                      f"{_ms(r['p99_ms'])} | {r['throughput_per_s']:.0f} | {mem} | {r['file_bytes'] / 1024:.0f} KiB | "
                      f"{energy} |")
-    if "int8" in card["variants"]:
-        ops = card["variants"]["int8"]["int8_ops"]
-        lines += ["", f"int8 graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls run in int8 "
-                      "after ONNX Runtime's optimizations."]
+    for name in ("int8", "int8-qat"):
+        if name in card["variants"]:
+            ops = card["variants"][name]["int8_ops"]
+            lines += ["", f"{name} graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls run in "
+                          "int8 after ONNX Runtime's optimizations."]
     lines += ["", "## Why not the others", ""]
     lines += [f"- `{n}`: {why}" for n, why in card["not_shipped"].items()] or ["- (one variant only)"]
     lines += [f"- note: {n}" for n in card["notes"]]

@@ -59,6 +59,8 @@ def test_unbuilt_compressions_are_refused():
         FinalizeSettings(study="s", compress=("prune",))
     with pytest.raises(NasError, match="unknown compression"):
         FinalizeSettings(study="s", compress=("magic",))
+    with pytest.raises(NasError, match="unknown qat mode"):
+        FinalizeSettings(study="s", qat="sometimes")
 
 
 def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
@@ -66,22 +68,24 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
     run_search(RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
                            workers=1, batch_size=64, runs_dir=str(runs), profile_count=12, study="f"))
     rows_before = len(open_profile("local").measurements)
-    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1))
+    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always"))
     (entry,) = out["models"]
     folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
     card = json.loads((folder / "model_card.json").read_text())
-    assert set(card["variants"]) == {"fp32", "distilled", "int8"}
+    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat"}
+    assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0 and any("quantization-aware" in n
+                                                                       for n in card["notes"])
     for variant in card["variants"].values():
         assert 0 <= variant["test_accuracy"] <= 1 and variant["p99_ms"] >= variant["p50_ms"] > 0
         assert variant["throughput_per_s"] > 0 and variant["file_bytes"] > 0 and "energy_source" in variant
     assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
     assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
-    assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8"} - {
-        entry.variant}
+    assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8",
+                                                                              "int8-qat"} - {entry.variant}
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
-    assert (folder / "model.int8.onnx").exists() == (entry.variant == "int8")
+    assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
     assert len(open_profile("local").measurements) == rows_before + 2  # the winner's fp32 and int8 rows
     assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
     assert select(load_ladder(runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
