@@ -17,6 +17,7 @@ their last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -379,7 +380,7 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     screen.check_budget(budget_ms)
     handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
                                               "data": {"in_chans": in_chans, "num_classes": classes}})
-    with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
+    with _sqlite_driver_lock(handle), make_runner(evaluator, settings.workers, settings.ray_address) as runner:
         driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner, status_cb or (lambda s: None))
         driver.run()
     best = best_complete(handle.study)
@@ -396,6 +397,34 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
                                                   "predicted_upper_ms": best.values[1]})
     return SearchOutcome(handle_name, handle.storage, handle.artifacts, budget_ms, driver.status.evaluated,
                          driver.status.proposed, driver.status.feasible, summary)
+
+
+@contextlib.contextmanager
+def _sqlite_driver_lock(handle: StudyHandle):
+    """One driver per SQLite study: a second one fails at once, clearly, instead of hitting
+    "database is locked" mid-run. Server databases (PostgreSQL, MySQL) take several drivers."""
+    if not handle.storage.startswith("sqlite"):
+        yield
+        return
+    import fcntl
+
+    handle.artifacts.mkdir(parents=True, exist_ok=True)
+    path = handle.artifacts / "driver.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise NasError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite study takes "
+                           "one driver at a time: wait for it, or use --storage postgresql://... for several") from None
+        fh.truncate(0)
+        fh.write(f"{socket.gethostname()}:{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _stored_budget(settings: RunSettings) -> float | None:

@@ -173,3 +173,19 @@ def test_a_killed_ray_worker_fails_the_attempt_and_the_trial_is_retried_once(sha
     assert len(done) == 3 and all(t.state == TrialState.COMPLETE for t in done)
     retried = [t for t in trials if "retried" in t.user_attrs]
     assert len(retried) == 1 and retried[0].user_attrs["retried"].startswith("worker lost")
+
+
+def test_a_second_driver_on_one_sqlite_study_fails_at_once(shared_data, tmp_path):
+    import fcntl
+
+    settings = _tabular(tmp_path, shared_data, trials=2, study="busy")
+    run_search(settings)
+    lock = tmp_path / "runs" / "busy" / "driver.lock"
+    with open(lock, "a+") as fh:  # another driver holds the study
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = len(_trials(settings))
+        with pytest.raises(NasError, match="another driver"):
+            run_search(_tabular(tmp_path, shared_data, trials=4, study="busy"))
+        assert len(_trials(settings)) == before  # nothing was written
+    run_search(_tabular(tmp_path, shared_data, trials=4, study="busy"))  # free again: it resumes
+    assert len(_evaluated(_trials(settings))) == 4
