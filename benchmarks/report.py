@@ -201,6 +201,13 @@ def search_tabular(r: dict) -> str:
             "(accuracy x (budget - measured latency)).\n\n"
             + _table(["strategy", "HV@50", "HV@100", "HV@200", "best feasible @100", "gap to true best (points)",
                       "worst seed gap", "evaluations truly feasible"], rows)
+            + ("" if "reachable" not in r else
+               f"\n\nWhat a hard screen can reach: the best architecture whose predicted upper bound (the same "
+               f"900-row predictor) is within the budget scores "
+               f"{r['reachable']['best_val_acc_with_upper_within_budget'] * 100:.2f}% "
+               f"({r['reachable']['architectures_with_upper_within_budget']:,} architectures pass the screen); "
+               f"{r['reachable']['top10_truly_feasible_predicted_upper_within_budget']} of the 10 most accurate truly "
+               "feasible ones pass it. The gap to the true best is the predictor's error on those architectures.")
             + f"\n\nGoals: HV >= plain NSGA-II at 50/100/200: {_met(g['hv_at_least_nsga2'])}; HV above random: "
               f"{_met(g['hv_above_random'])}; best feasible within 0.5 points after 100 evaluations: "
               f"{_met(g['best_within_half_point@100'])}.")
