@@ -22,6 +22,8 @@ import optuna
 from spaces import NasError, UnknownNameError, list_spaces
 
 from .datasets import DATASETS
+from .halving import rung_epochs
+from .train import OPTIMIZERS
 
 __all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "DIRECTIONS", "StudyHandle", "open_study", "load_study",
            "make_sampler", "study_storage"]
@@ -88,6 +90,11 @@ class RunSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise NasError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        rung_epochs(self.epochs, self.halving_rate)  # validates --halving-rate before anything is written
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise NasError(f"--lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
         if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
             raise NasError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
         if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
