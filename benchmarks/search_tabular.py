@@ -88,8 +88,6 @@ def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, l
 def reachable_best(device: str, budget_ms: float, table, latency) -> dict:
     """The best accuracy a hard screen can reach: architectures whose predicted upper bound (the 900-row
     predictor the driver uses) is within the budget, and how the truly best ones are predicted."""
-    import numpy as np
-
     from search.latency import predictor_for_profile
 
     space = create_space("nb201")

@@ -147,7 +147,7 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
     imp.add_argument("--space", help="for a CSV: the space of its architecture strings (nb201, fbnet, ...)")
 
 
-def _precisions(text: str) -> tuple[str, ...]:
+def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
@@ -173,7 +173,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     spaces = tuple(args.spaces or ("mobile_cnn",))
     if args.action == "kit":
         with PhaseBars() as bars:
-            out = make_kit(spaces, args.count, args.out, _precisions(args.precision), args.batch,
+            out = make_kit(spaces, args.count, args.out, _comma_list(args.precision), args.batch,
                            seed=args.seed, workers=args.workers, progress=bars)
         print(f"kit written to {out}; on the device run: python3 {out / 'run_kit.py'} --provider cpu")
         return 0
@@ -182,7 +182,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from hwprofiles.measure import ProfileRequest, profile_local
 
     request = ProfileRequest(device=args.device, spaces=spaces, count=args.count,
-                             precisions=_precisions(args.precision), threads=args.threads, batch=args.batch,
+                             precisions=_comma_list(args.precision), threads=args.threads, batch=args.batch,
                              runtime=args.runtime, seed=args.seed, workers=args.workers)
     with PhaseBars() as bars:
         profile = profile_local(request, progress=bars)
@@ -191,10 +191,6 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     print(f"profile {profile.name}: {len(first)} measurements in {profile.path}; noise floor "
           f"{'-' if noise is None else f'{noise:.1f}%'} (p90 run-to-run spread)")
     return 0
-
-
-def _comma_list(text: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:

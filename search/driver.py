@@ -37,9 +37,10 @@ from .candidates import Candidate, rebuild_candidate, sample_candidate
 from .evaluators import Evaluator, TabularEvaluator, TrainingEvaluator
 from .halving import promote, rung_epochs
 from .jobs import EvalJob, JobResult
+from .retrieve import completed, evaluate_on_test
 from .runner import Runner, make_runner
 from .screen import LOCAL_DEVICE, Screen, ensure_local_profile
-from .study import RunSettings, StudyHandle, open_study
+from .study import RunSettings, StudyHandle, load_study, open_study
 
 __all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_seed"]
 
@@ -353,9 +354,7 @@ def _open_profile(settings: RunSettings, profile_progress):
 
 def best_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The most accurate trial that finished its full training within the budget (ties: faster)."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get("status") == "complete"]
-    return max(done, key=lambda t: (t.values[0], -t.values[1], -t.number), default=None)
+    return max(completed(study), key=lambda t: (t.values[0], -t.values[1], -t.number), default=None)
 
 
 def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] | None = None,
@@ -388,8 +387,6 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     if best is not None:
         summary = {"trial": best.number, **best.user_attrs}
         if isinstance(evaluator, TrainingEvaluator):
-            from .retrieve import evaluate_on_test
-
             # the test split is touched once, for the one model the search chose
             summary["test_accuracy"] = evaluate_on_test(handle, best, evaluator.data)
             handle.study.set_user_attr("winner", {"trial": best.number, "val_accuracy": best.values[0],
@@ -429,14 +426,8 @@ def _sqlite_driver_lock(handle: StudyHandle):
 
 def _stored_budget(settings: RunSettings) -> float | None:
     """A resumed study keeps the budget it was started with, even if the profile grew since."""
-    from .study import DB_NAME, study_storage
-
-    storage, artifacts = study_storage(settings.study_name(), settings.storage, settings.runs_dir)
-    if settings.storage is None and not (artifacts / DB_NAME).is_file():
-        return None
     try:
-        study = optuna.load_study(study_name=settings.study_name(), storage=storage)
-    except KeyError:
+        handle = load_study(settings.study_name(), settings.storage, settings.runs_dir)
+    except NasError:  # no such study yet
         return None
-    identity = study.user_attrs.get("identity") or {}
-    return identity.get("budget_ms")
+    return handle.settings.get("budget_ms")

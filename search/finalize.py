@@ -187,7 +187,8 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
     if "quantize" in settings.compress:
         source = max(files, key=lambda n: rows[n]["test_accuracy"])
         transformer = cand.space.name == "sparse_vit"
-        q = quantize_variant(files[source], work, calibration_batches(x_train), transformer, settings.calibration)
+        calibration = calibration_batches(x_train)
+        q = quantize_variant(files[source], work, calibration, transformer, settings.calibration)
         files["int8"] = q
         rows["int8"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test), **measure_variant(q, shape, protocol),
                         "quantized_from": source, "int8_ops": int8_op_share(q.single),
@@ -198,7 +199,7 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
             tuned = copy.deepcopy(float_models[source])
             quantization_aware_finetune(tuned, data, resolution, qat_epochs, lr / 10, settings.seed)
             base = export_variant(tuned, shape, work, "qat-float")
-            q = quantize_variant(base, work, calibration_batches(x_train), transformer, settings.calibration,
+            q = quantize_variant(base, work, calibration, transformer, settings.calibration,
                                  name="int8-qat")
             files["int8-qat"] = q
             rows["int8-qat"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test),

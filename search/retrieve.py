@@ -70,6 +70,14 @@ def _data_shape(handle: StudyHandle) -> tuple[int, int]:
     return int(data.get("in_chans", 3)), int(data.get("num_classes", 10))
 
 
+def _inside_study(handle: StudyHandle, relative: str, what: str) -> Path:
+    """A path the study recorded, refused if it leads out of the study's folder."""
+    path = (handle.artifacts / relative).resolve()
+    if handle.artifacts.resolve() not in path.parents:
+        raise NasError(f"{what} {relative!r} leaves the study folder")
+    return path
+
+
 def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     """(candidate, model in eval mode with the trial's trained weights)."""
     import torch
@@ -78,9 +86,7 @@ def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     if not checkpoint:
         raise NasError(f"trial {trial.number} has no checkpoint (status {trial.user_attrs.get('status', 'unknown')}"
                        f"; tabular trials have none)")
-    path = (handle.artifacts / checkpoint).resolve()
-    if handle.artifacts.resolve() not in path.parents:
-        raise NasError(f"trial {trial.number}: checkpoint path {checkpoint!r} leaves the study folder")
+    path = _inside_study(handle, checkpoint, f"trial {trial.number}: checkpoint")
     if not path.is_file():
         raise NasError(f"trial {trial.number}: checkpoint {path} is missing")
     expected = trial.user_attrs.get("checkpoint_sha256")
@@ -122,9 +128,9 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     files = {"config": str(out / "config.json"), "trial": str(out / "trial.json")}
     final = (handle.study.user_attrs.get("final") or {}).get("cards", {}).get(str(number))
     if final:  # the finalized model, its int8 twin where shipped, and the model card
-        source = (handle.artifacts / final).resolve()
-        if handle.artifacts.resolve() not in source.parents or not source.is_dir():
-            raise NasError(f"trial {number}: the finalized folder {final!r} is missing or outside the study folder")
+        source = _inside_study(handle, final, f"trial {number}: finalized folder")
+        if not source.is_dir():
+            raise NasError(f"trial {number}: the finalized folder {source} is missing")
         shutil.copytree(source, out / "final", dirs_exist_ok=True)
         files["final"] = str(out / "final")
     if not trial.user_attrs.get("checkpoint"):

@@ -19,15 +19,19 @@ def _small_cnn(in_chans=1, classes=10):
         torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(128, classes))
 
 
+def _trainer(data, settings: TrainSettings, epochs: int) -> Trainer:
+    """A small CNN from fixed initial weights, trained ``epochs`` of its schedule."""
+    torch.manual_seed(0)
+    trainer = Trainer(_small_cnn(), data, 16, settings)
+    trainer.train_until(epochs)
+    return trainer
+
+
 def test_training_learns_and_continues_like_one_run():
     data = _tiny_digits()
     settings = TrainSettings(epochs=2, batch_size=64, seed=3)
-    torch.manual_seed(0)
-    whole = Trainer(_small_cnn(), data, 16, settings)
-    whole.train_until(2)
-    torch.manual_seed(0)
-    rungs = Trainer(_small_cnn(), data, 16, settings)
-    rungs.train_until(1)
+    whole = _trainer(data, settings, 2)
+    rungs = _trainer(data, settings, 1)
     rungs.train_until(2)
     assert rungs.history == whole.history  # a continued run equals an uninterrupted one
     assert whole.history[-1] > 0.3  # well above chance (0.1) after two epochs
@@ -52,13 +56,8 @@ def test_bad_settings(kw):
 def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path):
     data = _tiny_digits()
     settings = TrainSettings(epochs=2, batch_size=64, seed=5)
-    torch.manual_seed(0)
-    whole = Trainer(_small_cnn(), data, 16, settings)
-    whole.train_until(2)
-
-    torch.manual_seed(0)
-    first = Trainer(_small_cnn(), data, 16, settings)
-    first.train_until(1)
+    whole = _trainer(data, settings, 2)
+    first = _trainer(data, settings, 1)
     path = tmp_path / "ckpt.pt"
     first.save(path)
     torch.manual_seed(123)  # a fresh process would start from other weights; the checkpoint must win
