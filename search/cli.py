@@ -240,7 +240,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .driver import run_search
     from .progress import PhaseBars, SearchBar
-    from .study import RunSettings
+    from .study import RunSettings, display_url
 
     settings = RunSettings(
         device=args.device, spaces=_comma_list(args.space), dataset=args.dataset, data_dir=args.data_dir,
@@ -259,7 +259,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 130
     print(f"study {outcome.study}: {outcome.evaluated} trials evaluated, {outcome.feasible} of {outcome.proposed} "
           f"proposed were predicted within the budget of {outcome.budget_ms:.4g} ms")
-    print(f"  storage: {outcome.storage}")
+    print(f"  storage: {display_url(outcome.storage)}")
     best = outcome.best
     if best is None:
         print("  no trial completed its full training yet")
@@ -268,7 +268,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  best within budget: trial {best['trial']} ({best['space']}), validation "
               f"{best['val_accuracy'] * 100:.2f}%" + ("" if test is None else f", test {test * 100:.2f}%")
               + f", predicted {best['predicted_p50_ms']:.3g} ms (upper {best['predicted_upper_ms']:.3g} ms)")
-        study = f"--study {outcome.study}" + (f" --storage {settings.storage}" if settings.storage else "")
+        study = f"--study {outcome.study}" + (f" --storage {display_url(settings.storage)}" if settings.storage else "")
         print(f"  next: python -m search top {study}; python -m search export {study} --trial {best['trial']} "
               f"--out model/")
     if settings.finalize and best is not None and settings.evaluator == "training":

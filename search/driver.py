@@ -22,6 +22,8 @@ import functools
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,9 @@ __all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_
 log = logging.getLogger(__name__)
 EVALUATED = ("complete", "pruned", "failed")  # statuses that count towards --trials
 MAX_INFEASIBLE_IN_A_ROW = 2000
+HEARTBEAT_S = 10.0
+DRIVER_GRACE_S = 120.0  # a driver on another host silent this long is taken for dead
+WAIT_FOR_OTHERS_S = 2.0
 RETRIED_ERRORS = ("worker lost", "timed out")  # JobResult.error prefixes of faults outside the trial
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -130,10 +135,15 @@ class _Driver:
         self.save_checkpoints = not tabular
         self.versions = {"package": __version__, "optuna": optuna.__version__, **screen.versions()}
         self.status = SearchStatus(total=settings.trials)
-        self._count_existing()
+        self._sync()
 
     # -- bookkeeping ---------------------------------------------------------
-    def _count_existing(self) -> None:
+    def _sync(self) -> int:
+        """Recount the study from the DB (other drivers may share it); return the trials that count
+        towards ``--trials``: evaluated ones, plus those another driver is training now."""
+        self.status.evaluated = self.status.proposed = self.status.feasible = 0
+        self.status.best_accuracy = self.status.best_latency_ms = None
+        me, elsewhere = _driver_tag(), 0
         for t in self.study.get_trials(deepcopy=False):
             st = t.user_attrs.get("status")
             if st is None:
@@ -143,8 +153,11 @@ class _Driver:
                 self.status.feasible += 1
             if st in EVALUATED and t.state != TrialState.RUNNING:
                 self.status.evaluated += 1
+            elif t.state == TrialState.RUNNING and st == "training" and t.user_attrs.get("driver") != me:
+                elsewhere += 1
             if st == "complete":
                 self._note_best(t.user_attrs.get("val_accuracy"), t.user_attrs.get("predicted_upper_ms"))
+        return self.status.evaluated + elsewhere
 
     def _note_best(self, accuracy: float | None, latency_ms: float | None) -> None:
         if accuracy is not None and (self.status.best_accuracy is None or accuracy > self.status.best_accuracy):
@@ -187,14 +200,24 @@ class _Driver:
         self.status.feasible += 1
         return _Active(trial.number, trial, cand, seed, score.upper_ms, float(flops))
 
+    def _orphaned(self, frozen: optuna.trial.FrozenTrial, me: dict[str, Any]) -> bool:
+        """Whether the driver that holds this running trial is gone."""
+        tag = frozen.user_attrs.get("driver") or {}
+        if tag.get("host") == me["host"]:
+            return tag.get("pid") == me["pid"] or not _pid_alive(int(tag.get("pid", 0)))
+        beat = self.study.user_attrs.get(_heartbeat_key(tag))
+        if beat is None:  # never beat: judge by the trial's age
+            started = frozen.datetime_start.timestamp() if frozen.datetime_start else 0.0
+            return time.time() - started > DRIVER_GRACE_S
+        return time.time() - float(beat) > DRIVER_GRACE_S
+
     def _adopt_orphans(self) -> list[_Active]:
-        """Trials a dead driver left running: continue them from their last recorded rung."""
+        """Trials a dead driver left running: continue them from their last recorded rung.
+        Called under the claims lock, so an orphan is adopted once."""
         me = _driver_tag()
         adopted = []
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            tag = frozen.user_attrs.get("driver") or {}
-            if tag.get("host") != me["host"] or (tag.get("pid") != me["pid"] and _pid_alive(int(tag.get("pid", 0)))):
-                log.info("trial %d is held by driver %s; leaving it", frozen.number, tag)
+            if not self._orphaned(frozen, me):
                 continue
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             trial.set_user_attr("driver", me)
@@ -205,13 +228,12 @@ class _Driver:
                 self.study.tell(trial, state=TrialState.FAIL)
                 continue
             cand = rebuild_candidate(frozen.params, self.spaces)
-            active = _Active(frozen.number, trial, cand, int(attrs["seed"]), float(attrs["predicted_upper_ms"]),
-                             float(attrs.get("flops", 0.0)), int(attrs.get("rung", 0)),
-                             dict(attrs.get("rung_acc", {})), attrs.get("checkpoint"),
-                             attrs.get("checkpoint_sha256"))
-            adopted.append(active)
+            adopted.append(_Active(frozen.number, trial, cand, int(attrs["seed"]),
+                                   float(attrs["predicted_upper_ms"]), float(attrs.get("flops", 0.0)),
+                                   int(attrs.get("rung", 0)), dict(attrs.get("rung_acc", {})),
+                                   attrs.get("checkpoint"), attrs.get("checkpoint_sha256")))
         if adopted:
-            log.warning("resuming %d trial(s) an interrupted run left unfinished: %s", len(adopted),
+            log.warning("resuming %d trial(s) an interrupted driver left unfinished: %s", len(adopted),
                         ", ".join(str(a.number) for a in adopted))
         return adopted
 
@@ -230,6 +252,8 @@ class _Driver:
         """Write one rung's result onto the trial at once (so an interruption keeps it)."""
         t = a.trial
         t.set_user_attr("worker", r.worker)
+        if r.node:
+            t.set_user_attr("ray_node", r.node)
         if not r.ok:
             return
         a.rung_acc[str(self.rungs[a.rung])] = r.val_accuracy
@@ -317,27 +341,88 @@ class _Driver:
             active = [a for a in active if a.rung != rung or a.number in keep]
 
     # -- the loop ----------------------------------------------------------------
+    def _propose_batch(self, want: int) -> list[_Active]:
+        batch: list[_Active] = []
+        while len(batch) < want:
+            a = self._propose()
+            if a is None:
+                self._in_a_row += 1
+                if self._in_a_row % 50 == 0:
+                    self._report()
+                if self._in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
+                    raise NasError(f"{self._in_a_row} proposals in a row were predicted over the budget of "
+                                   f"{self.budget_ms:g} ms; raise --latency-ms")
+                continue
+            self._in_a_row = 0
+            batch.append(a)
+        return batch
+
     def run(self) -> None:
+        """Adopt orphans, claim a generation, train it; until the study holds ``--trials`` evaluated trials.
+
+        Drivers sharing a study (a server database) adopt and claim under one lock file in the
+        artifacts folder, which they share anyway for the checkpoints; so the study ends with exactly
+        ``--trials`` evaluated trials, each evaluated once, however many drivers run it.
+        """
         self._report()
-        self.evaluate(self._adopt_orphans())
-        in_a_row = 0
-        while self.status.evaluated < self.settings.trials:
-            want = min(self.settings.generation, self.settings.trials - self.status.evaluated)
-            batch: list[_Active] = []
-            while len(batch) < want:
-                a = self._propose()
-                if a is None:
-                    in_a_row += 1
-                    if in_a_row % 50 == 0:
-                        self._report()
-                    if in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
-                        raise NasError(f"{in_a_row} proposals in a row were predicted over the budget of "
-                                       f"{self.budget_ms:g} ms; raise --latency-ms")
-                    continue
-                in_a_row = 0
-                batch.append(a)
+        self._in_a_row = 0
+        while True:
+            with _file_lock(self.handle.artifacts / "claims.lock"):
+                adopted = self._adopt_orphans()
+                left = self.settings.trials - self._sync() - len(adopted)
+                batch = self._propose_batch(min(self.settings.generation, left)) if left > 0 else []
             self._report()
-            self.evaluate(batch)
+            if adopted or batch:
+                self.evaluate(adopted)
+                self.evaluate(batch)
+            elif self.status.evaluated >= self.settings.trials:
+                return
+            else:  # another driver is training the last trials; adopt them should it die
+                time.sleep(WAIT_FOR_OTHERS_S)
+
+
+def _heartbeat_key(tag: dict[str, Any]) -> str:
+    return f"driver_heartbeat:{tag.get('host')}:{tag.get('pid')}"
+
+
+@contextlib.contextmanager
+def _heartbeat(handle: StudyHandle):
+    """A driver on a server database says every few seconds that it is alive, so drivers on other
+    hosts can tell its running trials from those of a dead one (on one host the pid tells)."""
+    if handle.storage.startswith("sqlite"):  # one driver per SQLite study: nothing to tell
+        yield
+        return
+    key, stop = _heartbeat_key(_driver_tag()), threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                handle.study.set_user_attr(key, time.time())
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the run goes on
+                log.warning("heartbeat not written: %s", exc)
+            if stop.wait(HEARTBEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name="driver-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_S)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _spaces(settings: RunSettings) -> dict[str, SearchSpace]:
@@ -379,7 +464,8 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     screen.check_budget(budget_ms)
     handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
                                               "data": {"in_chans": in_chans, "num_classes": classes}})
-    with _sqlite_driver_lock(handle), make_runner(evaluator, settings.workers, settings.ray_address) as runner:
+    with _sqlite_driver_lock(handle), _heartbeat(handle), \
+            make_runner(evaluator, settings.workers, settings.ray_address) as runner:
         driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner, status_cb or (lambda s: None))
         driver.run()
     best = best_complete(handle.study)

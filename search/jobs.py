@@ -9,10 +9,12 @@ not match) comes back as a result with ``error`` set, so the study goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import socket
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ class JobResult:
     checkpoint_sha256: str | None = None
     error: str | None = None
     worker: str = ""
+    node: str | None = None  # the Ray node it ran on
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,17 @@ class JobResult:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def ray_node() -> str | None:
+    """The Ray node this process runs on (None outside a Ray worker)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - only a label
+        return None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -95,6 +109,10 @@ def _train(job: EvalJob, evaluator: TrainingEvaluator, space: Any, config: Any) 
 
 def execute_job(job: EvalJob, evaluator: Evaluator) -> JobResult:
     """Run ``job``; any failure of the trial itself becomes ``JobResult.error``."""
+    return dataclasses.replace(_execute(job, evaluator), node=ray_node())
+
+
+def _execute(job: EvalJob, evaluator: Evaluator) -> JobResult:
     try:
         space = create_space(job.space, **job.space_options)
         config = space.from_json(job.config_json)

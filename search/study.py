@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from .halving import rung_epochs
 from .train import OPTIMIZERS
 
 __all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "DIRECTIONS", "StudyHandle", "open_study", "load_study",
-           "make_sampler", "study_storage"]
+           "make_sampler", "study_storage", "connect_storage", "display_url"]
 
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 EVALUATORS = ("training", "tabular")
@@ -163,8 +164,56 @@ class StudyHandle:
         return dict(self.study.user_attrs.get("identity", {}))
 
 
+def display_url(storage: str) -> str:
+    """``storage`` as it may be printed: without its password."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy parses: nothing to hide
+        return storage
+
+
 def _storage_error(storage: str, exc: Exception) -> NasError:
-    return NasError(f"cannot open the study storage {storage}: {type(exc).__name__}: {exc}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return NasError(f"cannot open the study storage {display_url(storage)}: {type(exc).__name__}: {first}")
+
+
+def _with_installed_driver(storage: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy 2.0 and psycopg 3 to 2.1: name the one we install."""
+    import importlib.util
+
+    for scheme in ("postgresql://", "postgres://"):
+        if storage.startswith(scheme) and importlib.util.find_spec("psycopg") is not None:
+            return "postgresql+psycopg://" + storage[len(scheme):]
+    return storage
+
+
+def connect_storage(storage: str, attempts: int = 5) -> optuna.storages.BaseStorage:
+    """An Optuna RDB storage for ``storage``, with clear errors.
+
+    Several drivers starting at once on a new server database race to create
+    its tables; the losers see a duplicate-key error and simply try again.
+    """
+    import sqlalchemy.exc
+
+    url = _with_installed_driver(storage)
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}
+                                              if not storage.startswith("sqlite") else None)
+        except ImportError as exc:
+            scheme = storage.split(":", 1)[0]
+            hint = " (pip install 'psycopg[binary]')" if scheme.startswith("postgres") else ""
+            raise NasError(f"the storage {display_url(storage)} needs a database driver that is not installed"
+                           f"{hint}: {exc.__cause__ or exc}") from None
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+            if attempt == attempts - 1:
+                raise _storage_error(storage, exc) from None
+            time.sleep(0.2 * (attempt + 1))
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
+            raise _storage_error(storage, exc) from None
+    raise AssertionError("unreachable")
 
 
 def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, Any] | None = None) -> StudyHandle:
@@ -176,8 +225,8 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
     identity = settings.identity(budget_ms)
     sampler = make_sampler(settings.sampler, settings.seed, settings.population)
     try:
-        study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, directions=list(DIRECTIONS),
-                                    load_if_exists=True)
+        study = optuna.create_study(storage=connect_storage(storage), study_name=name, sampler=sampler,
+                                    directions=list(DIRECTIONS), load_if_exists=True)
     except (optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
         raise _storage_error(storage, exc) from None
     have = study.user_attrs.get("identity")
@@ -189,7 +238,7 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
     elif have != identity:
         diff = {k: (have.get(k), identity.get(k)) for k in set(have) | set(identity) if have.get(k) != identity.get(k)}
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
-        raise NasError(f"study {name!r} in {storage} was run with other settings ({changes}); re-run with the same "
+        raise NasError(f"study {name!r} in {display_url(storage)} was run with other settings ({changes}); re-run with the same "
                        f"settings to resume it, or choose another --study")
     return StudyHandle(study, name, storage, artifacts)
 
@@ -201,11 +250,12 @@ def load_study(name: str, storage: str | None = None, runs_dir: str | Path = "ru
         found = sorted(p.parent.name for p in Path(runs_dir).glob(f"*/{DB_NAME}"))
         hint = f"; studies in {runs_dir}/: {', '.join(found)}" if found else f"; {runs_dir}/ holds no study"
         raise NasError(f"no study {name!r}: {artifacts / DB_NAME} does not exist{hint}")
+    rdb = connect_storage(url)
     try:
-        study = optuna.load_study(study_name=name, storage=url)
+        study = optuna.load_study(study_name=name, storage=rdb)
     except KeyError:
-        names = optuna.get_all_study_names(storage=url)
-        raise NasError(f"no study {name!r} in {url}; it holds: {', '.join(names) or 'none'}") from None
+        names = optuna.get_all_study_names(storage=rdb)
+        raise NasError(f"no study {name!r} in {display_url(url)}; it holds: {', '.join(names) or 'none'}") from None
     except (optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
         raise _storage_error(url, exc) from None
     saved = study.user_attrs.get("artifacts")

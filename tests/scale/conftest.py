@@ -1,0 +1,124 @@
+"""Real services for the scale-out tests: a PostgreSQL server and a two-node Ray cluster.
+
+The Ray cluster is started by the fixture itself (Ray is a dependency, so it always runs).
+
+PostgreSQL comes from ``SEARCH_TEST_POSTGRES_URL`` (``.ci/run`` starts a server on
+loopback and sets it); each test gets a database of its own. Without a server the
+tests skip with the reason, unless ``SEARCH_REQUIRE_SERVICES=1`` (set by ``.ci/run``),
+which turns the skip into a failure: CI must exercise them for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+POSTGRES_ENV = "SEARCH_TEST_POSTGRES_URL"
+REQUIRE_ENV = "SEARCH_REQUIRE_SERVICES"
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail where the services are required."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: this run must exercise it)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database on the test server, dropped afterwards."""
+    admin = os.environ.get(POSTGRES_ENV)
+    if not admin:
+        unavailable(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user@host:port/db (.ci/run starts one)")
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: not available
+        unavailable(f"PostgreSQL at {admin} is not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    name = f"search_test_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f'create database "{name}"'))
+    url = sqlalchemy.engine.make_url(admin).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    sqlalchemy.orm.close_all_sessions()
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f'drop database if exists "{name}" with (force)'))
+    engine.dispose()
+
+
+def _ray_processes() -> set[int]:
+    """Pids of the Ray processes on this machine (their command lines name ray)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"ray" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def _stop(pids: set[int]) -> None:
+    for sig, grace_s in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """A real two-node Ray cluster on this machine: ``ray start --head`` and a second node joined by
+    address, one CPU each, with a token of its own. Yields the address; stops exactly what it started
+    (not ``ray stop``, which would end every Ray instance of this user)."""
+    ray_cli = Path(sys.executable).parent / "ray"
+    port, temp = _free_port(), tmp_path_factory.mktemp("ray")
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    before = _ray_processes()
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
+    try:
+        for args in (["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", str(temp)],
+                     ["--address", address]):
+            done = subprocess.run([str(ray_cli), "start", *args, *common], capture_output=True, text=True,
+                                  timeout=180)
+            if done.returncode != 0:
+                pytest.fail(f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        yield address
+    finally:
+        _stop(_ray_processes() - before - {os.getpid()})
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# the tiny measured ``local`` profile of the search tests, for the trainings here
+from tests.search.conftest import _tiny_local_profile, local_device  # noqa: E402,F401
