@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -93,13 +92,16 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """A real two-node Ray cluster on this machine: ``ray start --head`` and a second node joined by
-    address, one CPU each, with a token of its own. Yields the address; stops exactly what it started
-    (not ``ray stop``, which would end every Ray instance of this user)."""
+    address, one CPU each. Yields the address; stops exactly what it started (not ``ray stop``,
+    which would end every Ray instance of this user).
+
+    Token authentication is off for this loopback-only cluster: Ray caches the token it first
+    sees in a process, so a token of the cluster's own would break the local instances that the
+    other tests of this pytest process start.
+    """
     ray_cli = Path(sys.executable).parent / "ray"
     port, temp = _free_port(), tmp_path_factory.mktemp("ray")
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     before = _ray_processes()
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
@@ -107,17 +109,12 @@ def ray_cluster(tmp_path_factory):
         for args in (["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", str(temp)],
                      ["--address", address]):
             done = subprocess.run([str(ray_cli), "start", *args, *common], capture_output=True, text=True,
-                                  timeout=180)
+                                  timeout=180, env=env)
             if done.returncode != 0:
                 pytest.fail(f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         yield address
     finally:
         _stop(_ray_processes() - before - {os.getpid()})
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # the tiny measured ``local`` profile of the search tests, for the trainings here

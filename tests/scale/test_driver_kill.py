@@ -39,7 +39,7 @@ def _training_rows(db) -> tuple[int, int]:
 
 
 def test_a_sigkilled_driver_resumes_to_exactly_the_requested_trials(local_device, tmp_path):
-    settings = RunSettings(space_options=TINY, trials=6, epochs=2, halving_rate=2.0, generation=3, population=4,
+    settings = RunSettings(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4,
                            workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
     db = tmp_path / "runs" / settings.study_name() / "study.db"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(asdict(settings))], cwd=os.getcwd(),
@@ -64,7 +64,7 @@ def test_a_sigkilled_driver_resumes_to_exactly_the_requested_trials(local_device
     outcome = run_search(settings)  # the same command again
     after = load_study(settings.study_name(), runs_dir=settings.runs_dir).study.get_trials()
     evaluated = [t for t in after if t.user_attrs.get("status") in ("complete", "pruned", "failed")]
-    assert outcome.evaluated == 6 == len(evaluated)
+    assert outcome.evaluated == 4 == len(evaluated)
     assert all(t.state != TrialState.RUNNING for t in after)
     for number, params in orphans.items():  # adopted and finished in place, not replaced
         assert after[number].params == params and after[number].state != TrialState.RUNNING

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from optuna.trial import TrialState
 
 from search.driver import run_search
@@ -15,16 +17,24 @@ def _trials(settings: RunSettings):
     return load_study(settings.study_name(), settings.storage, settings.runs_dir).study.get_trials()
 
 
-def test_trainings_run_on_both_nodes_of_a_cluster(local_device, tmp_path, ray_cluster):
-    settings = RunSettings(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=4, population=4,
-                           workers=2, batch_size=64, runs_dir=str(tmp_path / "runs"), ray_address=ray_cluster,
-                           profile_count=12)
-    outcome = run_search(settings)
-    trials = [t for t in _trials(settings) if t.user_attrs["status"] != "infeasible"]
-    assert outcome.evaluated == 4 == len(trials) and all(t.state != TrialState.RUNNING for t in trials)
-    assert all(t.user_attrs["status"] in ("complete", "pruned") for t in trials)
-    # two trainings at a time, one CPU per node: both nodes trained
-    assert len({t.user_attrs["ray_node"] for t in trials}) == 2
+def _training(tmp_path, **kw) -> RunSettings:
+    return RunSettings(space_options=TINY, trials=3, epochs=2, halving_rate=2.0, generation=3, population=4,
+                       batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, **kw)
+
+
+def test_a_cluster_trains_on_both_nodes_and_gives_the_same_study_as_one_process(local_device, tmp_path,
+                                                                                 ray_cluster):
+    one = _training(tmp_path / "one", workers=1)
+    two = _training(tmp_path / "two", workers=2, ray_address=ray_cluster)
+    run_search(one)
+    outcome = run_search(two)
+    a, b = _trials(one), _trials(two)
+    assert [(t.params, t.values, t.state) for t in a] == [(t.params, t.values, t.state) for t in b]
+    trained = [t for t in b if t.user_attrs["status"] != "infeasible"]
+    assert outcome.evaluated == 3 == len(trained) and all(t.state != TrialState.RUNNING for t in b)
+    # the trainings ran in the cluster's worker processes, two at a time on one CPU per node: both nodes
+    assert str(os.getpid()) not in {t.user_attrs["worker"].split(":")[-1] for t in trained}
+    assert len({t.user_attrs["ray_node"] for t in trained}) == 2
 
 
 def test_a_worker_killed_on_the_cluster_is_retried_once(shared_data, tmp_path, ray_cluster):

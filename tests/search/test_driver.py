@@ -102,17 +102,6 @@ def test_interrupted_search_resumes_without_losing_or_repeating(local_device, tm
         assert after[number].params == before[number].params
 
 
-def test_ray_workers_give_the_same_study_as_one_process(local_device, tmp_path):
-    one = _training(tmp_path / "one", trials=3, workers=1)
-    two = _training(tmp_path / "two", trials=3, workers=2)
-    run_search(one)
-    run_search(two)
-    a, b = _trials(one), _trials(two)
-    assert [(t.params, t.values, t.state) for t in a] == [(t.params, t.values, t.state) for t in b]
-    workers = {t.user_attrs.get("worker", "").split(":")[-1] for t in _evaluated(b)}
-    assert str(__import__("os").getpid()) not in workers  # the trainings ran in Ray worker processes
-
-
 def test_tabular_search_is_deterministic_and_keeps_the_budget_hard(shared_data, tmp_path):
     first = _tabular(tmp_path / "a", shared_data)
     second = _tabular(tmp_path / "b", shared_data)
