@@ -16,11 +16,10 @@ class DeviceNotFoundError(UnknownNameError):
 
     def __init__(self, name: str, available: list[str]):
         super().__init__("device", name, available)
+        # one line, as every user error (the CLI prints it as is)
         self.args = (
-            f"no profile for device {name!r}; available: {', '.join(available) or '(none)'}\n"
-            f"  measure this machine:    python -m search profile --device {name}\n"
-            f"  measure a remote device: python -m search profile kit --space mobile_cnn --count 100 --out kit/\n"
-            f"                           (on the device: python3 kit/run_kit.py, then bring kit/ back)\n"
-            f"                           python -m search profile import kit/ --device {name}\n"
-            f"  import your own numbers: python -m search profile import FILE.csv --device {name} --space nb201",
+            f"no profile for device {name!r}; available: {', '.join(available) or '(none)'}; create it: "
+            f"'python -m search profile --device {name}' measures this machine, 'python -m search profile kit' "
+            f"then 'profile import KIT --device {name}' a remote one, 'profile import FILE.csv --device {name} "
+            f"--space S' takes your own numbers",
         )

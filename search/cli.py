@@ -21,6 +21,38 @@ __all__ = ["main", "build_parser"]
 EXIT_USAGE = 2
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1 (a coverage)."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
 def _cmd_spaces(args: argparse.Namespace) -> int:
     from .catalog import describe_spaces, format_count
 
@@ -81,10 +113,10 @@ def _add_predictor_args(p: argparse.ArgumentParser) -> None:
     ev.add_argument("--device", required=True)
     ev.add_argument("--space", help="space to evaluate (needed when the profile covers several)")
     ev.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
-    ev.add_argument("--train-size", type=int, help="architectures to fit on (default: 75%%, at most 900)")
+    ev.add_argument("--train-size", type=positive_int, help="architectures to fit on (default: 75%%, at most 900)")
     ev.add_argument("--prior", choices=("auto",), help="few-shot: use the other profiles of the space as prior")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--coverage", type=float, default=0.9, help="stated coverage of the upper bound")
+    ev.add_argument("--coverage", type=open_fraction, default=0.9, help="stated coverage of the upper bound")
     ev.add_argument("--plot", help="scatter plot PNG (default: runs/predictor-eval/DEVICE-SPACE-PRECISION.png)")
     ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
 
@@ -125,22 +157,22 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="profile name to measure this host into (e.g. local, mybox)")
     p.add_argument("--space", action="append", dest="spaces", metavar="S",
                    help="search space to cover (repeatable; default mobile_cnn)")
-    p.add_argument("--count", type=int, default=20, help="architectures per space (default 20)")
+    p.add_argument("--count", type=positive_int, default=20, help="architectures per space (default 20)")
     p.add_argument("--precision", default="fp32,int8", help="comma-separated: fp32,int8 (default both)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--runtime", default="onnxruntime", help="onnxruntime (default) or torch")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2, help="export processes (default 2)")
+    p.add_argument("--workers", type=positive_int, default=2, help="export processes (default 2)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     kit = actions.add_parser("kit", help="write ONNX models + a standalone runner to measure a remote device")
     kit.add_argument("--space", action="append", dest="spaces", metavar="S", required=True)
-    kit.add_argument("--count", type=int, default=50)
+    kit.add_argument("--count", type=positive_int, default=50)
     kit.add_argument("--out", required=True, help="empty folder to write the kit into")
     kit.add_argument("--precision", default="fp32")
-    kit.add_argument("--batch", type=int, default=1)
+    kit.add_argument("--batch", type=positive_int, default=1)
     kit.add_argument("--seed", type=int, default=0)
-    kit.add_argument("--workers", type=int, default=2)
+    kit.add_argument("--workers", type=positive_int, default=2)
     imp = actions.add_parser("import", help="store a measured kit folder, or a CSV of arch_str,latency_ms")
     imp.add_argument("path", help="kit folder, or FILE.csv with columns arch_str,latency_ms")
     imp.add_argument("--device", required=True)
@@ -281,10 +313,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _add_finalize_args(p: argparse.ArgumentParser) -> None:
     _add_study_args(p)
-    p.add_argument("--top", type=int, default=2, help="how many of the most accurate Pareto models (default 2)")
+    p.add_argument("--top", type=positive_int, default=2, help="how many of the most accurate Pareto models (default 2)")
     p.add_argument("--teacher", default="auto", help="auto (the study's most accurate model, trained longer) or "
                                                     "timm:NAME[=CHECKPOINT]")
-    p.add_argument("--epochs", type=int, default=4, help="distillation epochs (and the teacher's extra ones)")
+    p.add_argument("--epochs", type=positive_int, default=4, help="distillation epochs (and the teacher's extra ones)")
     p.add_argument("--compress", default="distill,quantize", help="comma-separated: distill, quantize")
     p.add_argument("--calibration", default="minmax", help="int8 calibration: minmax, percentile or entropy")
     p.add_argument("--qat", default="auto", help="quantization-aware fine-tuning: auto (when int8 loses more than "
@@ -325,8 +357,8 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
 
 def _add_top_args(p: argparse.ArgumentParser) -> None:
     _add_study_args(p)
-    p.add_argument("-k", type=int, default=5, help="how many models of the front (default 5)")
-    p.add_argument("--max-latency-ms", type=float, help="only models whose predicted upper bound is within this")
+    p.add_argument("-k", type=positive_int, default=5, help="how many models of the front (default 5)")
+    p.add_argument("--max-latency-ms", type=positive_float, help="only models whose predicted upper bound is within this")
     p.add_argument("--json", action="store_true")
 
 
@@ -336,8 +368,6 @@ def _cmd_top(args: argparse.Namespace) -> int:
     from .retrieve import pareto_front
     from .study import load_study
 
-    if args.k < 1:
-        raise NasError(f"-k must be a positive integer, got {args.k}")
     handle = load_study(args.study, args.storage, args.runs_dir)
     front = pareto_front(handle.study, args.max_latency_ms)[:args.k]
     rows = [{"trial": t.number, "space": t.user_attrs.get("space"), "val_accuracy": t.values[0],
