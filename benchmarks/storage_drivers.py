@@ -111,7 +111,7 @@ def main() -> None:
     admin = args.postgres
     if admin is None:
         server_dir = tempfile.mkdtemp(prefix="search-bench-pg.")
-        env = {**os.environ, "SEARCH_PG_OPTIONS": "", "SEARCH_PG_PORT": os.environ.get("SEARCH_PG_PORT", "54339")}
+        env = {**os.environ, "SEARCH_PG_OPTIONS": ""}
         admin = subprocess.run([str(ROOT / ".ci" / "postgres"), "start", server_dir], check=True, env=env,
                                capture_output=True, text=True).stdout.strip()
     rows = []
