@@ -5,7 +5,9 @@ For each of the ``top`` most accurate trials of the Pareto front:
 1. variants: ``fp32`` (the trial's own weights); ``distilled`` (its weights
    trained ``epochs`` more with Hinton distillation from a teacher); ``int8``
    (ONNX Runtime static QDQ of the best float variant, calibrated on real
-   training images);
+   training images); ``lowrank`` (with ``--compress ...,lowrank``: the best float
+   variant with its 1x1 convolutions and linear layers factorized by SVD, then
+   fine-tuned);
 2. each variant is exported to ONNX and measured on this host with the device
    profile's protocol: latency p50/p90/p99 at batch 1, throughput at batch 8,
    peak memory, file size, energy, and accuracy on the untouched test split
@@ -37,11 +39,12 @@ from spaces import NasError, UnknownNameError
 
 from .datasets import ImageData, load_dataset
 from .ladder import LadderEntry, write_ladder
+from .lowrank import factorize
 from .modelcard import write_card
 from .qat import quantization_aware_finetune
-from .retrieve import completed, load_trained_model, pareto_front
+from .retrieve import completed, load_exported_model, load_trained_model, pareto_front
 from .study import StudyHandle, load_study
-from .train import Distillation, Trainer, TrainSettings, prepare_images
+from .train import Distillation, Trainer, TrainSettings, accuracy, prepare_images
 from .variants import (
     calibration_batches,
     export_variant,
@@ -55,10 +58,12 @@ __all__ = ["FinalizeSettings", "finalize_study", "COMPRESSIONS"]
 
 log = logging.getLogger(__name__)
 COMPRESSIONS = ("distill", "quantize", "prune", "lowrank")
-BUILT = ("distill", "quantize")
+BUILT = ("distill", "quantize", "lowrank")
 FLOAT_VARIANTS = ("fp32", "distilled")
 INT8_VARIANTS = ("int8", "int8-qat")
+RESHAPED_VARIANTS = ("lowrank",)
 QAT_MODES = ("auto", "always", "never")
+LOWRANK_KEEP = 0.5  # share of a factorized layer's parameters kept
 Progress = Callable[[str, int, int], None]
 
 
@@ -136,7 +141,24 @@ def _teacher(spec: str, handle: StudyHandle, data: ImageData, settings: Finalize
             how = f"weights from {checkpoint}, fine-tuned here"
         acc = _train_more(model, data, 32, settings.epochs, lr, settings.seed)
         return _Teacher(model, 32, f"timm {name}, {how}", acc)
-    raise NasError(f"--teacher must be auto or timm:NAME[=CHECKPOINT], got {spec!r}")
+    if spec and Path(spec).is_dir():
+        import torch
+
+        space, config, model = load_exported_model(spec)
+        resolution = space.resolution(config)
+        x_val, y_val = prepare_images(data.val, resolution, data.in_chans)
+        try:
+            with torch.no_grad():
+                classes = model(x_val[:1]).shape[-1]
+        except RuntimeError:
+            classes = None
+        if classes != data.num_classes:
+            raise NasError(f"--teacher {spec}: the model does not fit the study's data ({data.in_chans} channel(s), "
+                           f"{data.num_classes} classes)")
+        return _Teacher(model, resolution, f"exported model {spec} ({config.arch_str}), used as it is",
+                        accuracy(model, x_val, y_val))
+    raise NasError(f"--teacher must be auto, timm:NAME[=CHECKPOINT] or the folder of an exported model "
+                   f"(python -m search export), got {spec!r}")
 
 
 def _choose(rows: dict[str, dict], tolerance: float, budget_ms: float) -> tuple[str, dict[str, str]]:
@@ -184,8 +206,21 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
     rows: dict[str, dict[str, Any]] = {}
     for name, f in files.items():
         rows[name] = {"test_accuracy": onnx_accuracy(f.single, x_test, y_test), **measure_variant(f, shape, protocol)}
+    best_float = max(files, key=lambda n: rows[n]["test_accuracy"])
+    if "lowrank" in settings.compress:
+        model = copy.deepcopy(float_models[best_float])
+        done = factorize(model, LOWRANK_KEEP)
+        if done.layers == 0:
+            notes.append("lowrank: no 1x1 convolution or linear layer is large enough to factorize")
+        else:
+            _train_more(model, data, resolution, max(1, settings.epochs // 2), lr / 10, settings.seed)
+            files["lowrank"] = export_variant(model, shape, work, "lowrank")
+            rows["lowrank"] = {"test_accuracy": onnx_accuracy(files["lowrank"].single, x_test, y_test),
+                               **measure_variant(files["lowrank"], shape, protocol), "factorized_from": best_float,
+                               "factorized_layers": done.layers,
+                               "params_kept": done.params_after / done.params_before}
     if "quantize" in settings.compress:
-        source = max(files, key=lambda n: rows[n]["test_accuracy"])
+        source = best_float
         transformer = cand.space.name == "sparse_vit"
         calibration = calibration_batches(x_train)
         q = quantize_variant(files[source], work, calibration, transformer, settings.calibration)
@@ -230,6 +265,8 @@ def _append_to_profile(profile, result: dict[str, Any]) -> int:
     cand, shape = result["cand"], result["shape"]
     rows = []
     for name, r in result["rows"].items():
+        if name in RESHAPED_VARIANTS:  # its graph is not the one the architecture string describes
+            continue
         rows.append(Measurement(cand.space.name, cand.config.arch_str, "x".join(map(str, shape)),
                                 "int8" if name in INT8_VARIANTS else "fp32", 1, r["p50_ms"], None, r["p50_ms"], r["p90_ms"],
                                 r["p99_ms"], None, None, r["peak_memory_bytes"], r["file_bytes"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,31 @@ def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     return cand, model.eval()
 
 
+def load_exported_model(folder: str | Path):
+    """(space, config, model in eval mode) from a folder ``python -m search export`` wrote
+    (``config.json`` and ``weights.pt``); the weights load without running code from the file."""
+    import torch
+
+    folder = Path(folder)
+    config_file, weights = folder / "config.json", folder / "weights.pt"
+    for f in (config_file, weights):
+        if not f.is_file():
+            raise NasError(f"{folder}: not an exported model (no {f.name}; python -m search export writes one)")
+    try:
+        meta = json.loads(config_file.read_text())
+        space = create_space(meta["space"], **(meta.get("space_options") or {}))
+        config = space.from_json(json.dumps(meta["config"]))
+        model = space.build(config, num_classes=int(meta["num_classes"]), in_chans=int(meta["in_chans"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise NasError(f"{config_file}: malformed ({type(exc).__name__}: {exc})") from None
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NasError(f"{weights}: does not fit the architecture in config.json ({first})") from None
+    return space, config, model.eval()
+
+
 def evaluate_on_test(handle: StudyHandle, trial: FrozenTrial, data) -> float:
     """Accuracy of the trained trial on the dataset's untouched test split."""
     from .train import accuracy, prepare_images
@@ -120,8 +146,12 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cand = trial_candidate(handle, trial)
-    (out / "config.json").write_text(json.dumps({"space": cand.space.name, "arch_str": cand.config.arch_str,
-                                                 "config": cand.config.to_dict()}, indent=1) + "\n")
+    in_chans, num_classes = _data_shape(handle)
+    options = (handle.settings.get("space_options") or {}).get(cand.space.name, {})
+    (out / "config.json").write_text(json.dumps({"space": cand.space.name, "space_options": options,
+                                                 "arch_str": cand.config.arch_str, "config": cand.config.to_dict(),
+                                                 "in_chans": in_chans, "num_classes": num_classes},
+                                                indent=1) + "\n")
     record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,
               "values": trial.values, "user_attrs": trial.user_attrs}
     (out / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
@@ -139,7 +169,6 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
         return files
     cand, model = load_trained_model(handle, trial)
     torch.save(model.state_dict(), out / "weights.pt")
-    in_chans, _ = _data_shape(handle)
     shape = cand.space.input_shape(cand.config, in_chans)
     onnx_path = export_onnx(model, shape, out / "model.onnx")
     import onnxruntime as ort

@@ -47,7 +47,7 @@ import pytest  # noqa: E402
     (["profile", "--device", "../evil"], "invalid device name"),
     (["profile", "--device", "x", "--space", "warp"], "unknown space"),
     (["profile", "--device", "x", "--precision", "fp16"], "precision"),
-    (["profile", "--device", "x", "--count", "many"], "invalid int"),
+    (["profile", "--device", "x", "--count", "many"], "expected a positive integer"),
     (["profile"], "--device"),
     (["profile", "import", "nowhere.txt", "--device", "x"], "neither"),
 ])

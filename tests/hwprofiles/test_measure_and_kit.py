@@ -19,7 +19,7 @@ QUICK = Protocol(warmup_runs=1, min_runs=3, min_duration_s=0.0)
 
 
 def _request(tmp_path, **kw):
-    base = dict(device="box", spaces=("mobile_cnn",), count=2, protocol=QUICK, workers=1, root=tmp_path)
+    base = dict(device="box", spaces=("nb201",), count=2, protocol=QUICK, workers=1, root=tmp_path)
     base.update(kw)
     return ProfileRequest(**base)
 
@@ -69,7 +69,7 @@ def test_bad_requests_are_user_errors(tmp_path, kw, message):
 
 
 def test_kit_round_trip_with_its_own_runner(tmp_path):
-    kit = make_kit(("mobile_cnn",), 2, tmp_path / "kit", precisions=("fp32", "int8"), protocol=QUICK, workers=1)
+    kit = make_kit(("nb201",), 2, tmp_path / "kit", precisions=("fp32", "int8"), protocol=QUICK, workers=1)
     assert (kit / "run_kit.py").is_file() and len(list((kit / "models").glob("*.onnx"))) == 4
     # the runner is standalone: run it in a clean subprocess as the device would (no project on sys.path)
     result = subprocess.run([sys.executable, "-I", str(kit / "run_kit.py"), "--provider", "cpu", "--threads", "1"],
@@ -85,7 +85,7 @@ def test_kit_round_trip_with_its_own_runner(tmp_path):
 
 
 def test_kit_import_rejects_tampered_results(tmp_path):
-    kit = make_kit(("mobile_cnn",), 2, tmp_path / "kit", protocol=QUICK, workers=1)
+    kit = make_kit(("nb201",), 1, tmp_path / "kit", protocol=QUICK, workers=1)
     with pytest.raises(ProfileError, match="missing"):
         import_kit(kit, "remote", root=tmp_path)
     subprocess.run([sys.executable, "-I", str(kit / "run_kit.py")], check=True, timeout=300, capture_output=True)

@@ -65,7 +65,7 @@ def test_nb201_evaluate_reports_both_models(tmp_path):
 def test_fit_is_deterministic_and_cache_refits_identically(tmp_path):
     rows, _ = _data("titan_rtx_1", "fbnet")
     space = create_space("fbnet")
-    subset = rows[:200]
+    subset = rows[:80]
     clear_cache()
     first = predictor_for_rows(subset, space, cache_dir=tmp_path)
     assert predictor_for_rows(subset, space, cache_dir=tmp_path) is first  # in-process cache
@@ -77,7 +77,7 @@ def test_fit_is_deterministic_and_cache_refits_identically(tmp_path):
     saved = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert saved["choice"] == first.choice and "additive" in saved
     clear_cache()
-    other = predictor_for_rows(rows[:201], space)  # different data -> different key -> a new fit
+    other = predictor_for_rows(rows[:81], space)  # different data -> different key -> a new fit
     assert other is not first
 
 

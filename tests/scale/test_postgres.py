@@ -20,22 +20,22 @@ def _run_args(shared_data, runs, url, trials, *extra):
 
 
 def test_two_drivers_on_one_study_finish_exactly_the_requested_trials(shared_data, tmp_path, postgres_url):
-    args = [sys.executable, "-m", "search", *_run_args(shared_data, tmp_path / "runs", postgres_url, 40)]
+    args = [sys.executable, "-m", "search", *_run_args(shared_data, tmp_path / "runs", postgres_url, 24)]
     drivers = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]
     outs = [d.communicate(timeout=300) for d in drivers]
     for d, (out, err) in zip(drivers, outs):
         assert d.returncode == 0, err[-2000:]
-        assert "40 trials evaluated" in out
+        assert "24 trials evaluated" in out
     trials = optuna.load_study(study_name="shared", storage=postgres_url).get_trials()
     status = collections.Counter(t.user_attrs.get("status") for t in trials)
-    assert status["complete"] == 40 and set(status) <= {"complete", "infeasible"}, status
+    assert status["complete"] == 24 and set(status) <= {"complete", "infeasible"}, status
     assert all(t.state == TrialState.COMPLETE for t in trials)  # none stuck running
     configs = [t.user_attrs["arch_str"] for t in trials if t.user_attrs["status"] == "complete"]
     assert len({t.number for t in trials}) == len(trials)
-    assert len(configs) == 40
+    assert len(configs) == 24
     # the same command again resumes and finds nothing left to do
-    assert main(_run_args(shared_data, tmp_path / "runs", postgres_url, 40)) == 0
+    assert main(_run_args(shared_data, tmp_path / "runs", postgres_url, 24)) == 0
     assert len(optuna.load_study(study_name="shared", storage=postgres_url).get_trials()) == len(trials)
 
 

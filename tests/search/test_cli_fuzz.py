@@ -60,7 +60,7 @@ COMMAND_FLAGS = [
 ]
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=40, **FUZZ)
 @given(case=st.sampled_from(COMMAND_FLAGS), data=st.data())
 def test_bad_flags_of_the_study_commands(study, tmp_path_factory, case, data, capsys):
     command, flag, values = case
@@ -91,7 +91,7 @@ def test_bad_flags_of_profile(tmp_path_factory, monkeypatch, flag, value, action
     assert not (root / "kit").exists() or not any((root / "kit").iterdir())
 
 
-@settings(max_examples=20, **FUZZ)
+@settings(max_examples=12, **FUZZ)
 @given(flag=st.sampled_from(["--train-size", "--coverage"]), value=st.sampled_from(NUMBER_WORDS + ["2", "1"]))
 def test_bad_flags_of_predictor_eval(tmp_path_factory, flag, value, capsys):
     if flag == "--train-size" and value == "2":
@@ -105,7 +105,7 @@ def test_bad_flags_of_predictor_eval(tmp_path_factory, flag, value, capsys):
 GOOD_ROW = "nb201,|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
-@settings(max_examples=15, **FUZZ)
+@settings(max_examples=10, **FUZZ)
 @given(line=st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), min_size=1,
             max_size=80).filter(lambda s: s.strip()),
@@ -139,7 +139,7 @@ def _eval_profile(capsys, scratch: Path) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@settings(max_examples=12, **FUZZ)
+@settings(max_examples=8, **FUZZ)
 @given(text=st.one_of(st.text(max_size=60), st.sampled_from(["{}", "[]", "null", '{"name": 3}', '{"name": "x"}',
                                                               '{"cores": "many"}'])))
 def test_a_malformed_device_json_is_one_clear_error(tmp_path_factory, monkeypatch, text, capsys):

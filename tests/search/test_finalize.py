@@ -68,11 +68,14 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
     run_search(RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
                            workers=1, batch_size=64, runs_dir=str(runs), profile_count=12, study="f"))
     rows_before = len(open_profile("local").measurements)
-    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always"))
+    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always",
+                                          compress=("distill", "quantize", "lowrank")))
     (entry,) = out["models"]
     folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
     card = json.loads((folder / "model_card.json").read_text())
-    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat"}
+    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat", "lowrank"}
+    lowrank = card["variants"]["lowrank"]  # measured like the others; shipped only if it earns it
+    assert lowrank["factorized_layers"] >= 1 and 0 < lowrank["params_kept"] < 1
     assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0 and any("quantization-aware" in n
                                                                        for n in card["notes"])
     for variant in card["variants"].values():
@@ -81,18 +84,25 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
     assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
     assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
     assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8",
-                                                                              "int8-qat"} - {entry.variant}
+                                                                              "int8-qat", "lowrank"} - {entry.variant}
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
-    assert len(open_profile("local").measurements) == rows_before + 2  # the winner's fp32 and int8 rows
+    # the winner's fp32 and int8 rows; not lowrank's, whose graph the architecture string does not describe
+    assert len(open_profile("local").measurements) == rows_before + 2
     assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
     assert select(load_ladder(runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
     # export hands the finalized files out too
     assert main(["export", "--study", "f", "--runs-dir", str(runs), "--trial", str(entry.trial),
                  "--out", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "final" / "model_card.json").is_file()
+    # an exported model serves as the teacher of another finalize, as it is
+    again = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, teacher=str(tmp_path / "x"),
+                                            compress=("distill",)))
+    assert again["teacher"]["description"].startswith("exported model") and 0 <= again["teacher"]["val_accuracy"] <= 1
+    with pytest.raises(NasError, match="not an exported model"):
+        finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), teacher=str(tmp_path), compress=("distill",)))
 
 
 def test_finalize_refuses_a_tabular_study(shared_data, tmp_path):

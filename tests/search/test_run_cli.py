@@ -51,7 +51,9 @@ def test_run_then_top_and_show(shared_data, tmp_path, capsys):
 def test_retrieval_errors_are_one_line(tmp_path, capsys):
     assert main(["top", "--study", "none", "--runs-dir", str(tmp_path)]) == 2
     assert "no study 'none'" in capsys.readouterr().err
-    assert main(["top", "--study", "x", "-k", "0", "--runs-dir", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as exited:  # argparse refuses it, in one line
+        main(["top", "--study", "x", "-k", "0", "--runs-dir", str(tmp_path)])
+    assert exited.value.code == 2 and "-k: expected a positive integer" in capsys.readouterr().err
     assert main(["run", "--trials", "0"]) == 2
     assert "--trials must be a positive integer" in capsys.readouterr().err
     assert main(["run", "--space", "mobile_cnn,nope"]) == 2
