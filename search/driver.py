@@ -462,12 +462,14 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
         budget_ms = _stored_budget(settings) or screen.default_budget_ms()
         log.info("budget: %.4g ms (median measured latency on %s)", budget_ms, profile.name)
     screen.check_budget(budget_ms)
-    handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
-                                              "data": {"in_chans": in_chans, "num_classes": classes}})
-    with _sqlite_driver_lock(handle), _heartbeat(handle), \
-            make_runner(evaluator, settings.workers, settings.ray_address) as runner:
-        driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner, status_cb or (lambda s: None))
-        driver.run()
+    # the workers first: an unreachable cluster fails before anything is written to the study
+    with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
+        handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
+                                                  "data": {"in_chans": in_chans, "num_classes": classes}})
+        with _sqlite_driver_lock(handle), _heartbeat(handle):
+            driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner,
+                             status_cb or (lambda s: None))
+            driver.run()
     best = best_complete(handle.study)
     summary = None
     if best is not None:

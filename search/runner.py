@@ -69,6 +69,8 @@ class RayRunner(Runner):
             raise NasError(f"--workers {workers} needs Ray ({exc})") from None
         self.ray, self.workers, self.job_timeout_s = ray, workers, job_timeout_s
         self._started = not ray.is_initialized()
+        if self._started and address:
+            check_reachable(address)
         if self._started:
             project = str(Path(__file__).resolve().parents[1])
             env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
@@ -120,6 +122,24 @@ class RayRunner(Runner):
     def close(self) -> None:
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing listens at a cluster address (Ray itself would retry
+    for minutes). ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise NasError(f"--ray-address must be HOST:PORT (or ray://HOST:PORT, or auto), got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise NasError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def make_runner(evaluator: Evaluator, workers: int, address: str | None = None) -> Runner:

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test runs on one torch thread with Optuna quiet."""
+"""Shared fixtures: every test runs on one torch thread with Optuna quiet; a tiny measured ``local``
+profile for the tests that search and train."""
 
 from __future__ import annotations
 
@@ -28,3 +29,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def _tiny_local_profile(tmp_path_factory):
+    """Measures a ``local`` profile of 12 tiny models (quick protocol) once per session."""
+    from hwprofiles.measure import ProfileRequest, profile_local
+
+    from .tiny import QUICK, TINY
+
+    root, cache = tmp_path_factory.mktemp("profiles"), tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEARCH_PROFILES_DIR", str(root))
+        profile_local(ProfileRequest(device="local", spaces=("mobile_cnn",), count=12, precisions=("fp32",),
+                                     protocol=QUICK, workers=2, space_options=TINY))
+    return root, cache
+
+
+@pytest.fixture
+def local_device(_tiny_local_profile, monkeypatch):
+    """The tiny ``local`` profile, visible to this test only (profiles and cache folders by env)."""
+    root, cache = _tiny_local_profile
+    monkeypatch.setenv("SEARCH_PROFILES_DIR", str(root))
+    monkeypatch.setenv("SEARCH_CACHE_DIR", str(cache))
+    return root

@@ -115,7 +115,3 @@ def ray_cluster(tmp_path_factory):
         yield address
     finally:
         _stop(_ray_processes() - before - {os.getpid()})
-
-
-# the tiny measured ``local`` profile of the search tests, for the trainings here
-from tests.search.conftest import _tiny_local_profile, local_device  # noqa: E402,F401

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from search.driver import run_search
 from search.study import RunSettings, load_study
 
-from ..search.conftest import TINY
+from ..tiny import TINY
 
 DRIVER = """
 import json, sys
@@ -30,9 +30,12 @@ run_search(RunSettings(**{**kw, "spaces": tuple(kw["spaces"])}))
 
 def _training_rows(db) -> tuple[int, int]:
     """(trials evaluated, trials training) as the study DB holds them now."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-        rows = conn.execute("select t.state, a.value_json from trials t join trial_user_attributes a "
-                            "on a.trial_id = t.trial_id where a.key = 'status'").fetchall()
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            rows = conn.execute("select t.state, a.value_json from trials t join trial_user_attributes a "
+                                "on a.trial_id = t.trial_id where a.key = 'status'").fetchall()
+    except sqlite3.OperationalError:  # the driver is still creating the tables
+        return 0, 0
     status = [(state, json.loads(value)) for state, value in rows]
     evaluated = sum(1 for state, st in status if st in ("complete", "pruned", "failed") and state != "RUNNING")
     return evaluated, sum(1 for state, st in status if st == "training" and state == "RUNNING")

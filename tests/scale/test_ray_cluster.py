@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from optuna.trial import TrialState
 
 from search.driver import run_search
 from search.study import RunSettings, load_study
+from spaces import NasError
 
-from ..search.conftest import TINY
 from ..search.test_driver import _DiesOnce
+from ..tiny import TINY
 
 
 def _trials(settings: RunSettings):
@@ -48,3 +50,14 @@ def test_a_worker_killed_on_the_cluster_is_retried_once(shared_data, tmp_path, r
     assert len(done) == 4 and all(t.state == TrialState.COMPLETE for t in trials)
     retried = [t for t in trials if "retried" in t.user_attrs]
     assert len(retried) == 1 and retried[0].user_attrs["retried"].startswith("worker lost")
+
+
+def test_an_unreachable_or_malformed_cluster_address_fails_at_once_writing_nothing(shared_data, tmp_path):
+    for address, message in (("127.0.0.1:9", "cannot reach the Ray cluster"), ("nonsense", "HOST:PORT")):
+        settings = RunSettings(device="pixel3", spaces=("nb201",), evaluator="tabular",
+                               accuracy_table=str(shared_data / "nb201_accuracy.csv"), trials=2, workers=2,
+                               runs_dir=str(tmp_path / "runs"), predictor_rows=300, latency_ms=20.0,
+                               ray_address=address)
+        with pytest.raises(NasError, match=message):
+            run_search(settings)
+        assert not (tmp_path / "runs").exists()

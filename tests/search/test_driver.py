@@ -20,7 +20,7 @@ from search.jobs import sha256_file
 from search.study import RunSettings, load_study
 from spaces import NasError
 
-from .conftest import TINY
+from ..tiny import TINY
 
 
 def _training(tmp_path: Path, **kw) -> RunSettings:

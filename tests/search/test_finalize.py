@@ -15,7 +15,7 @@ from search.ladder import LadderEntry, load_ladder, select, write_ladder
 from search.study import RunSettings, load_study
 from spaces import NasError
 
-from .conftest import TINY
+from ..tiny import TINY
 
 
 def _row(acc, p50):

@@ -9,7 +9,7 @@ from torch import nn
 from search.lowrank import factorize
 from spaces import create_space
 
-from .conftest import TINY
+from ..tiny import TINY
 
 
 def _low_rank_weight(out: int, inp: int, rank: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 
 from search.cli import main
 
-from .conftest import TINY
+from ..tiny import TINY
 
 
 def _tabular_args(shared_data, runs, *extra):
