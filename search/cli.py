@@ -317,7 +317,7 @@ def _add_finalize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", default="auto", help="auto (the study's most accurate model, trained longer) or "
                                                     "timm:NAME[=CHECKPOINT]")
     p.add_argument("--epochs", type=positive_int, default=4, help="distillation epochs (and the teacher's extra ones)")
-    p.add_argument("--compress", default="distill,quantize", help="comma-separated: distill, quantize, lowrank (default distill,quantize)")
+    p.add_argument("--compress", default="distill,quantize", help="comma-separated: distill, quantize, prune, lowrank (default distill,quantize)")
     p.add_argument("--calibration", default="minmax", help="int8 calibration: minmax, percentile or entropy")
     p.add_argument("--qat", default="auto", help="quantization-aware fine-tuning: auto (when int8 loses more than "
                                                 "1 point), always, never")

@@ -5,9 +5,11 @@ For each of the ``top`` most accurate trials of the Pareto front:
 1. variants: ``fp32`` (the trial's own weights); ``distilled`` (its weights
    trained ``epochs`` more with Hinton distillation from a teacher); ``int8``
    (ONNX Runtime static QDQ of the best float variant, calibrated on real
-   training images); ``lowrank`` (with ``--compress ...,lowrank``: the best float
-   variant with its 1x1 convolutions and linear layers factorized by SVD, then
-   fine-tuned);
+   training images); with ``--compress ...,prune`` and ``...,lowrank``: ``pruned``
+   (the best float variant with half the hidden channels of its blocks cut,
+   ``search.prune``) and ``lowrank`` (its 1x1 convolutions and linear layers
+   factorized by SVD, ``search.lowrank``), each fine-tuned with distillation
+   from the model it was cut from;
 2. each variant is exported to ONNX and measured on this host with the device
    profile's protocol: latency p50/p90/p99 at batch 1, throughput at batch 8,
    peak memory, file size, energy, and accuracy on the untouched test split
@@ -41,6 +43,7 @@ from .datasets import ImageData, load_dataset
 from .ladder import LadderEntry, write_ladder
 from .lowrank import factorize
 from .modelcard import write_card
+from .prune import prune_channels
 from .qat import quantization_aware_finetune
 from .retrieve import completed, load_exported_model, load_trained_model, pareto_front
 from .study import StudyHandle, load_study
@@ -58,12 +61,12 @@ __all__ = ["FinalizeSettings", "finalize_study", "COMPRESSIONS"]
 
 log = logging.getLogger(__name__)
 COMPRESSIONS = ("distill", "quantize", "prune", "lowrank")
-BUILT = ("distill", "quantize", "lowrank")
 FLOAT_VARIANTS = ("fp32", "distilled")
 INT8_VARIANTS = ("int8", "int8-qat")
-RESHAPED_VARIANTS = ("lowrank",)
 QAT_MODES = ("auto", "always", "never")
-LOWRANK_KEEP = 0.5  # share of a factorized layer's parameters kept
+# passes that change the graph: compression -> (variant, transform, share kept of what it cuts)
+RESHAPING = {"prune": ("pruned", prune_channels, 0.5), "lowrank": ("lowrank", factorize, 0.5)}
+RESHAPED_VARIANTS = tuple(variant for variant, _, _ in RESHAPING.values())
 Progress = Callable[[str, int, int], None]
 
 
@@ -87,8 +90,6 @@ class FinalizeSettings:
         for name in self.compress:
             if name not in COMPRESSIONS:
                 raise UnknownNameError("compression", name, COMPRESSIONS)
-            if name not in BUILT:
-                raise NasError(f"--compress {name} is not built yet; available: {', '.join(BUILT)}")
         for name in ("top", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -207,18 +208,21 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
     for name, f in files.items():
         rows[name] = {"test_accuracy": onnx_accuracy(f.single, x_test, y_test), **measure_variant(f, shape, protocol)}
     best_float = max(files, key=lambda n: rows[n]["test_accuracy"])
-    if "lowrank" in settings.compress:
+    for compression, (variant, transform, keep) in RESHAPING.items():
+        if compression not in settings.compress:
+            continue
         model = copy.deepcopy(float_models[best_float])
-        done = factorize(model, LOWRANK_KEEP)
-        if done.layers == 0:
-            notes.append("lowrank: no 1x1 convolution or linear layer is large enough to factorize")
-        else:
-            _train_more(model, data, resolution, max(1, settings.epochs // 2), lr / 10, settings.seed)
-            files["lowrank"] = export_variant(model, shape, work, "lowrank")
-            rows["lowrank"] = {"test_accuracy": onnx_accuracy(files["lowrank"].single, x_test, y_test),
-                               **measure_variant(files["lowrank"], shape, protocol), "factorized_from": best_float,
-                               "factorized_layers": done.layers,
-                               "params_kept": done.params_after / done.params_before}
+        done = transform(model, keep)
+        if done.changed == 0:
+            notes.append(f"{compression}: nothing in this architecture to {compression} (the pass was skipped)")
+            continue
+        # fine-tuned with the unreshaped model as its teacher, to recover what the cut lost
+        _train_more(model, data, resolution, settings.epochs, lr / 3, settings.seed,
+                    Distillation(float_models[best_float], resolution, settings.alpha, settings.temperature))
+        files[variant] = export_variant(model, shape, work, variant)
+        rows[variant] = {"test_accuracy": onnx_accuracy(files[variant].single, x_test, y_test),
+                         **measure_variant(files[variant], shape, protocol), "reshaped_from": best_float,
+                         "changed": done.changed, "params_kept": done.params_after / done.params_before}
     if "quantize" in settings.compress:
         source = best_float
         transformer = cand.space.name == "sparse_vit"

@@ -21,7 +21,7 @@ __all__ = ["factorize", "Factorized"]
 
 @dataclass(frozen=True)
 class Factorized:
-    layers: int  # layers replaced by a pair
+    changed: int  # layers replaced by a pair
     params_before: int
     params_after: int
 

@@ -54,9 +54,7 @@ def test_ladder_selects_the_most_accurate_model_that_fits(tmp_path):
         load_ladder(tmp_path / "evil.json")
 
 
-def test_unbuilt_compressions_are_refused():
-    with pytest.raises(NasError, match="not built yet"):
-        FinalizeSettings(study="s", compress=("prune",))
+def test_unknown_compressions_are_refused():
     with pytest.raises(NasError, match="unknown compression"):
         FinalizeSettings(study="s", compress=("magic",))
     with pytest.raises(NasError, match="unknown qat mode"):
@@ -69,13 +67,13 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
                            workers=1, batch_size=64, runs_dir=str(runs), profile_count=12, study="f"))
     rows_before = len(open_profile("local").measurements)
     out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always",
-                                          compress=("distill", "quantize", "lowrank")))
+                                          compress=("distill", "quantize", "prune", "lowrank")))
     (entry,) = out["models"]
     folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
     card = json.loads((folder / "model_card.json").read_text())
-    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat", "lowrank"}
-    lowrank = card["variants"]["lowrank"]  # measured like the others; shipped only if it earns it
-    assert lowrank["factorized_layers"] >= 1 and 0 < lowrank["params_kept"] < 1
+    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat", "pruned", "lowrank"}
+    for name in ("pruned", "lowrank"):  # measured like the others; shipped only if it earns it
+        assert card["variants"][name]["changed"] >= 1 and 0 < card["variants"][name]["params_kept"] < 1
     assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0 and any("quantization-aware" in n
                                                                        for n in card["notes"])
     for variant in card["variants"].values():
@@ -84,12 +82,12 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
     assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
     assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
     assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8",
-                                                                              "int8-qat", "lowrank"} - {entry.variant}
+                                                                              "int8-qat", "pruned", "lowrank"} - {entry.variant}
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
-    # the winner's fp32 and int8 rows; not lowrank's, whose graph the architecture string does not describe
+    # the winner's fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not describe
     assert len(open_profile("local").measurements) == rows_before + 2
     assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
     assert select(load_ladder(runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
