@@ -244,6 +244,19 @@ def storage_drivers(r: dict) -> str:
                       "evaluated (2 drivers)", "lost or duplicated", "left running", "trials per driver"], rows))
 
 
+def compress_passes(r: dict) -> str:
+    rows = [[v["variant"] + (" (shipped)" if v["shipped"] else ""), f"{v['test_accuracy'] * 100:.2f}%",
+             f"{v['accuracy_points_vs_fp32']:+.2f}", f"{v['p50_ms']:.4g}", f"{v['speedup_vs_fp32']:.2f}x",
+             f"{v['size_ratio_vs_fp32']:.2f}x", "-" if v["params_kept"] is None else f"{v['params_kept'] * 100:.0f}%",
+             v["why_not"] or ""] for v in r["variants"]]
+    return (f"One model found by a short search on digits (trial {r['trial']}, `{r['arch_str']}`), finalized "
+            f"with every pass (`--compress distill,quantize,prune,lowrank`, {r['epochs']} epochs each); all "
+            "variants measured on this host in the same run, ratios against its own fp32 model. Shipped: "
+            f"`{r['shipped']}`.\n\n"
+            + _table(["variant", "test acc", "vs fp32 (points)", "p50 ms", "speed vs fp32", "smaller than fp32",
+                      "params kept", "why not shipped"], rows))
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "layers_features": ("Analytic cost model speed", layers_features),
     "sparse_attention": ("Sparse attention does less work", sparse_attention),
@@ -255,6 +268,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "search_workers": ("Ray workers: trial throughput", search_workers),
     "search_tabular": ("Search quality on NAS-Bench-201 (tabular)", search_tabular),
     "distill_mnist": ("Distillation at equal epochs (MNIST)", distill_mnist),
+    "compress_passes": ("Finalize passes measured on one model", compress_passes),
     "fault_suite": ("Fault suite: injected faults in a real study", fault_suite),
     "storage_drivers": ("Storage: two drivers on PostgreSQL vs SQLite", storage_drivers),
 }
