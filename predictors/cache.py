@@ -27,7 +27,7 @@ __all__ = ["CODE_VERSION", "data_hash", "predictor_for_rows", "clear_cache"]
 log = logging.getLogger(__name__)
 
 #: Bump when features or models change: every cached choice becomes stale.
-CODE_VERSION = "predictors-2"  # 2: the space encoding joins the features
+CODE_VERSION = "predictors-3"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate
 _MAX_ENTRIES = 32
 _MEMORY: OrderedDict[str, LatencyPredictor] = OrderedDict()
 

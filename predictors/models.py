@@ -4,9 +4,10 @@
   (count, FLOPs and bytes of each kind, plus an intercept), the lookup-table
   idea of nn-Meter fitted by non-negative least squares on milliseconds.
 * :class:`LatencyPredictor` -- the additive model, optionally corrected by a
-  gradient-boosted model of ``log(latency) - log(additive)`` on the log1p named
-  features, chosen by K-fold cross-validation, with a split-conformal upper
-  bound from the out-of-fold log-ratio residuals.
+  model of ``log(latency) - log(additive)`` on the log1p named features (gradient
+  boosting, or a Gaussian process, which does better on small profiles),
+  chosen by K-fold cross-validation, with a split-conformal upper bound from
+  the out-of-fold log-ratio residuals.
 * :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.
 
 Everything is deterministic for a given ``random_state``.
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 
@@ -41,12 +44,15 @@ _ADDITIVE_COLS = np.array([FEATURE_NAMES.index(name) for name in _ADDITIVE_NAMES
 _FLOPS_COL = FEATURE_NAMES.index("total_flops")
 _MIN_ROWS = 5
 
-#: Model choices compared by cross-validation: None = additive only, else HistGradientBoosting kwargs.
-CANDIDATES: dict[str, dict[str, Any] | None] = {
+#: Model choices compared by cross-validation: None = additive only, "gp" = a Gaussian-process
+#: correction, else HistGradientBoosting kwargs for a boosted correction.
+CANDIDATES: dict[str, dict[str, Any] | str | None] = {
     "additive": None,
     "additive+gbm_small": {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15, "min_samples_leaf": 10},
     "additive+gbm_large": {"max_iter": 400, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 5},
+    "additive+gp": "gp",
 }
+GP_MAX_ROWS = 2000  # the GP's fit is cubic in the rows: above this it is not a candidate
 
 
 def _as_features(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, precision: str) -> np.ndarray:
@@ -126,23 +132,62 @@ def _gbm_inputs(X: np.ndarray, additive_ms: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log1p(np.maximum(X, 0.0)), np.log(additive_ms)])
 
 
-def _fit_candidate(X: np.ndarray, y: np.ndarray, params: dict[str, Any] | None, random_state: int
-                   ) -> tuple[AdditiveModel, HistGradientBoostingRegressor | None]:
+def _gaussian_process(random_state: int):
+    """An isotropic RBF Gaussian process with a learned noise level, on standardized inputs."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    kernel = ConstantKernel(1.0) * RBF(3.0) + WhiteKernel(1e-2)
+    return make_pipeline(StandardScaler(), GaussianProcessRegressor(kernel, normalize_y=True,
+                                                                    random_state=random_state))
+
+
+class _GaussianProcessMean:
+    """The posterior mean of a fitted RBF Gaussian-process pipeline, computed with one matrix product
+    (squared distances through BLAS) instead of scikit-learn's pairwise loop: the screen scores
+    thousands of candidates a second against up to ``GP_MAX_ROWS`` training rows."""
+
+    def __init__(self, pipeline: Any):
+        scaler, gp = pipeline[0], pipeline[-1]
+        kernel = gp.kernel_.k1  # ConstantKernel * RBF (+ WhiteKernel, which adds nothing off the diagonal)
+        self.mean, self.scale = scaler.mean_, scaler.scale_
+        self.constant = float(kernel.k1.constant_value)
+        self.length_scale = float(kernel.k2.length_scale)
+        self.train = gp.X_train_ / self.length_scale
+        self.train_sq = np.einsum("ij,ij->i", self.train, self.train)
+        self.alpha = gp.alpha_.ravel()
+        self.y_mean, self.y_std = float(np.ravel(gp._y_train_mean)[0]), float(np.ravel(gp._y_train_std)[0])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        Z = (X - self.mean) / self.scale / self.length_scale
+        sq = np.einsum("ij,ij->i", Z, Z)[:, None] + self.train_sq[None, :] - 2.0 * (Z @ self.train.T)
+        K = np.exp(-0.5 * np.maximum(sq, 0.0))
+        return (K @ self.alpha) * self.constant * self.y_std + self.y_mean
+
+
+def _fit_candidate(X: np.ndarray, y: np.ndarray, params: dict[str, Any] | str | None, random_state: int
+                   ) -> tuple[AdditiveModel, Any]:
     additive = AdditiveModel().fit(X, y)
     if params is None:
         return additive, None
     base = additive.predict(X)
-    gbm = HistGradientBoostingRegressor(early_stopping=False, random_state=random_state, **params)
-    gbm.fit(_gbm_inputs(X, base), np.log(y) - np.log(base))
-    return additive, gbm
+    if params == "gp":
+        corrector = _gaussian_process(random_state)
+    else:
+        corrector = HistGradientBoostingRegressor(early_stopping=False, random_state=random_state, **params)
+    with warnings.catch_warnings():  # a kernel hyper-parameter at its bound is a fit, not a fault
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        corrector.fit(_gbm_inputs(X, base), np.log(y) - np.log(base))
+    return additive, _GaussianProcessMean(corrector) if params == "gp" else corrector
 
 
-def _predict_candidate(additive: AdditiveModel, gbm: HistGradientBoostingRegressor | None,
-                       X: np.ndarray) -> np.ndarray:
+def _predict_candidate(additive: AdditiveModel, corrector: Any, X: np.ndarray) -> np.ndarray:
     base = additive.predict(X)
-    if gbm is None:
+    if corrector is None:
         return base
-    return base * np.exp(gbm.predict(_gbm_inputs(X, base)))
+    return base * np.exp(corrector.predict(_gbm_inputs(X, base)))
 
 
 def log_ratio_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -170,7 +215,7 @@ class LatencyPredictor:
 
     precision: str
     additive: AdditiveModel
-    gbm: HistGradientBoostingRegressor | None
+    corrector: Any  # None, a HistGradientBoostingRegressor or a Gaussian-process pipeline
     choice: str
     log_upper_q: float
     coverage: float
@@ -186,7 +231,7 @@ class LatencyPredictor:
                 f"this predictor was fitted on {self.n_features} features per architecture, got {X.shape[1]}"
                 + ("; use score(space, configs) or predictors.arch_features" if self.n_features > len(FEATURE_NAMES)
                    else ""))
-        return _predict_candidate(self.additive, self.gbm, X)
+        return _predict_candidate(self.additive, self.corrector, X)
 
     def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray) -> np.ndarray:
         """Median latency (ms) of each architecture (LayerSpec lists or a feature matrix)."""
@@ -217,7 +262,7 @@ class LatencyPredictor:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
-        return {"precision": self.precision, "choice": self.choice, "gbm_params": CANDIDATES.get(self.choice),
+        return {"precision": self.precision, "choice": self.choice, "corrector": CANDIDATES.get(self.choice),
                 "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
                 "n_train": self.n_train, "cv_scores": self.cv_scores, "additive": self.additive.to_dict()}
 
@@ -229,8 +274,8 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits
     for name in names:
         pred = np.empty_like(y)
         for train, test in folds:
-            additive, gbm = _fit_candidate(X[train], y[train], CANDIDATES[name], random_state)
-            pred[test] = _predict_candidate(additive, gbm, X[test])
+            additive, corrector = _fit_candidate(X[train], y[train], CANDIDATES[name], random_state)
+            pred[test] = _predict_candidate(additive, corrector, X[test])
         oof[name] = pred
         scores[name] = log_ratio_metrics(pred, y)
     return scores, oof
@@ -251,7 +296,8 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
         raise PredictorError("features contain non-finite values")
     if len(y) < _MIN_ROWS:
         raise PredictorError(f"need at least {_MIN_ROWS} measurements to fit a predictor, got {len(y)}")
-    names = list(candidates) if candidates is not None else list(CANDIDATES)
+    names = list(candidates) if candidates is not None else [
+        n for n in CANDIDATES if CANDIDATES[n] != "gp" or len(y) <= GP_MAX_ROWS]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown or not names:
         raise PredictorError(f"unknown candidate(s) {unknown}; valid: {', '.join(CANDIDATES)}")
@@ -271,6 +317,6 @@ def refit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_m
         raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}")
     X = _as_features(archs, _check_precision(precision))
     y = check_latencies(latency_ms, len(X))
-    additive, gbm = _fit_candidate(X, y, CANDIDATES[choice], random_state)
-    return LatencyPredictor(precision, additive, gbm, choice, float(log_upper_q), coverage,
+    additive, corrector = _fit_candidate(X, y, CANDIDATES[choice], random_state)
+    return LatencyPredictor(precision, additive, corrector, choice, float(log_upper_q), coverage,
                             dict(cv_scores or {}), random_state, len(y), X.shape[1])

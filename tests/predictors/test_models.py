@@ -125,3 +125,19 @@ def test_bad_input_raises_nas_errors():
         rows_to_data([], create_space("fbnet"))
     with pytest.raises(NasError, match="precision"):
         rows_to_data(_data("gold_6226", "fbnet")[0][:3], create_space("fbnet"), precision="fp8")
+
+
+def test_the_gaussian_process_correction_scores_as_scikit_learn_does():
+    """The screen's fast posterior mean equals scikit-learn's own prediction."""
+    from predictors.models import AdditiveModel, _GaussianProcessMean, _gaussian_process, _gbm_inputs
+
+    X, y = _xy("gold_6226")
+    train, test = X[:120], X[120:420]
+    additive = AdditiveModel().fit(train, y[:120])
+    pipeline = _gaussian_process(0).fit(_gbm_inputs(train, additive.predict(train)),
+                                        np.log(y[:120]) - np.log(additive.predict(train)))
+    inputs = _gbm_inputs(test, additive.predict(test))
+    np.testing.assert_allclose(_GaussianProcessMean(pipeline).predict(inputs), pipeline.predict(inputs),
+                               rtol=1e-6, atol=1e-8)
+    chosen = fit_predictor(train, y[:120], candidates=["additive+gp"], n_splits=3)
+    assert chosen.choice == "additive+gp" and np.all(np.isfinite(chosen.predict(test)))
