@@ -38,14 +38,18 @@ def run_space(name: str) -> dict:
     X = arch_features(space, configs[:600])
     y = 1e-8 * X[:, list(X.std(axis=0) > 0).index(True)] + 1e-9 * X.sum(axis=1) + 0.5  # synthetic positive
     predictor = fit_predictor(X, y, candidates=("additive+gbm_small",), n_splits=3)
+    gp = fit_predictor(X, y, candidates=("additive+gp",), n_splits=3)  # its cost grows with the training rows
     flops = fit_flops_baseline(X[:, :len(FEATURE_NAMES)], y)
     features_only = _best_of(lambda: arch_features(space, configs))
     score = _best_of(lambda: predictor.score(space, configs))
+    score_gp = _best_of(lambda: gp.score(space, configs))
     flops_s = _best_of(lambda: flops.predict(feature_matrix([space.layers(c, space.input_shape(c)) for c in configs])))
     out = {"configs": N_CONFIGS, "score_configs_per_s": N_CONFIGS / score,
            "layers_and_features_only_configs_per_s": N_CONFIGS / features_only,
-           "flops_baseline_configs_per_s": N_CONFIGS / flops_s, "model": predictor.choice}
-    print(f"{name:10s} score {out['score_configs_per_s']:9.0f}/s  features only "
+           "flops_baseline_configs_per_s": N_CONFIGS / flops_s, "model": predictor.choice,
+           "score_gp_configs_per_s": N_CONFIGS / score_gp, "gp_training_rows": len(y)}
+    print(f"{name:10s} score {out['score_configs_per_s']:9.0f}/s  with GP {out['score_gp_configs_per_s']:9.0f}/s  "
+          f"features only "
           f"{out['layers_and_features_only_configs_per_s']:9.0f}/s  flops baseline {out['flops_baseline_configs_per_s']:9.0f}/s")
     return out
 

@@ -129,7 +129,7 @@ def test_bad_input_raises_nas_errors():
 
 def test_the_gaussian_process_correction_scores_as_scikit_learn_does():
     """The screen's fast posterior mean equals scikit-learn's own prediction."""
-    from predictors.models import AdditiveModel, _GaussianProcessMean, _gaussian_process, _gbm_inputs
+    from predictors.models import AdditiveModel, _gaussian_process, _GaussianProcessMean, _gbm_inputs
 
     X, y = _xy("gold_6226")
     train, test = X[:120], X[120:420]
