@@ -12,17 +12,15 @@ workers run it.
 Everything a trial learns is written to it as soon as it arrives (rung
 accuracies, checkpoint path and sha256), so Ctrl-C loses nothing: re-running
 adopts the trials the interrupted driver left running and continues them from
-their last checkpoint.
+their last checkpoint. Several drivers may share a study on a server database
+(``search.coordination``): the study still ends with exactly ``--trials``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from spaces import NasError, SearchSpace, create_space
 
 from . import __version__
 from .candidates import Candidate, rebuild_candidate, sample_candidate
+from .coordination import driver_tag, file_lock, heartbeat, orphaned, sqlite_driver_lock
 from .evaluators import Evaluator, TabularEvaluator, TrainingEvaluator
 from .halving import promote, rung_epochs
 from .jobs import EvalJob, JobResult
@@ -49,8 +48,6 @@ __all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_
 log = logging.getLogger(__name__)
 EVALUATED = ("complete", "pruned", "failed")  # statuses that count towards --trials
 MAX_INFEASIBLE_IN_A_ROW = 2000
-HEARTBEAT_S = 10.0
-DRIVER_GRACE_S = 120.0  # a driver on another host silent this long is taken for dead
 WAIT_FOR_OTHERS_S = 2.0
 RETRIED_ERRORS = ("worker lost", "timed out")  # JobResult.error prefixes of faults outside the trial
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -109,20 +106,6 @@ def make_evaluator(settings: RunSettings) -> Evaluator:
                                                  lr=settings.lr, optimizer=settings.optimizer))
 
 
-def _driver_tag() -> dict[str, Any]:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _Driver:
     def __init__(self, settings: RunSettings, handle: StudyHandle, spaces: dict[str, SearchSpace], screen: Screen,
                  budget_ms: float, evaluator: Evaluator, runner: Runner, status_cb: Callable[[SearchStatus], None]):
@@ -143,7 +126,7 @@ class _Driver:
         towards ``--trials``: evaluated ones, plus those another driver is training now."""
         self.status.evaluated = self.status.proposed = self.status.feasible = 0
         self.status.best_accuracy = self.status.best_latency_ms = None
-        me, elsewhere = _driver_tag(), 0
+        me, elsewhere = driver_tag(), 0
         for t in self.study.get_trials(deepcopy=False):
             st = t.user_attrs.get("status")
             if st is None:
@@ -169,7 +152,7 @@ class _Driver:
     # -- proposing -------------------------------------------------------------
     def _propose(self) -> _Active | None:
         trial = self.study.ask()
-        trial.set_user_attr("driver", _driver_tag())
+        trial.set_user_attr("driver", driver_tag())
         try:
             cand = sample_candidate(trial, self.spaces)
         except NasError as exc:
@@ -200,24 +183,13 @@ class _Driver:
         self.status.feasible += 1
         return _Active(trial.number, trial, cand, seed, score.upper_ms, float(flops))
 
-    def _orphaned(self, frozen: optuna.trial.FrozenTrial, me: dict[str, Any]) -> bool:
-        """Whether the driver that holds this running trial is gone."""
-        tag = frozen.user_attrs.get("driver") or {}
-        if tag.get("host") == me["host"]:
-            return tag.get("pid") == me["pid"] or not _pid_alive(int(tag.get("pid", 0)))
-        beat = self.study.user_attrs.get(_heartbeat_key(tag))
-        if beat is None:  # never beat: judge by the trial's age
-            started = frozen.datetime_start.timestamp() if frozen.datetime_start else 0.0
-            return time.time() - started > DRIVER_GRACE_S
-        return time.time() - float(beat) > DRIVER_GRACE_S
-
     def _adopt_orphans(self) -> list[_Active]:
         """Trials a dead driver left running: continue them from their last recorded rung.
         Called under the claims lock, so an orphan is adopted once."""
-        me = _driver_tag()
+        me = driver_tag()
         adopted = []
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if not self._orphaned(frozen, me):
+            if not orphaned(frozen, self.study.user_attrs, me):
                 continue
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             trial.set_user_attr("driver", me)
@@ -367,7 +339,7 @@ class _Driver:
         self._report()
         self._in_a_row = 0
         while True:
-            with _file_lock(self.handle.artifacts / "claims.lock"):
+            with file_lock(self.handle.artifacts / "claims.lock"):
                 adopted = self._adopt_orphans()
                 left = self.settings.trials - self._sync() - len(adopted)
                 batch = self._propose_batch(min(self.settings.generation, left)) if left > 0 else []
@@ -379,50 +351,6 @@ class _Driver:
                 return
             else:  # another driver is training the last trials; adopt them should it die
                 time.sleep(WAIT_FOR_OTHERS_S)
-
-
-def _heartbeat_key(tag: dict[str, Any]) -> str:
-    return f"driver_heartbeat:{tag.get('host')}:{tag.get('pid')}"
-
-
-@contextlib.contextmanager
-def _heartbeat(handle: StudyHandle):
-    """A driver on a server database says every few seconds that it is alive, so drivers on other
-    hosts can tell its running trials from those of a dead one (on one host the pid tells)."""
-    if handle.storage.startswith("sqlite"):  # one driver per SQLite study: nothing to tell
-        yield
-        return
-    key, stop = _heartbeat_key(_driver_tag()), threading.Event()
-
-    def beat() -> None:
-        while True:
-            try:
-                handle.study.set_user_attr(key, time.time())
-            except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the run goes on
-                log.warning("heartbeat not written: %s", exc)
-            if stop.wait(HEARTBEAT_S):
-                return
-
-    thread = threading.Thread(target=beat, name="driver-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=HEARTBEAT_S)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _spaces(settings: RunSettings) -> dict[str, SearchSpace]:
@@ -466,7 +394,7 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
         handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
                                                   "data": {"in_chans": in_chans, "num_classes": classes}})
-        with _sqlite_driver_lock(handle), _heartbeat(handle):
+        with sqlite_driver_lock(handle), heartbeat(handle):
             driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner,
                              status_cb or (lambda s: None))
             driver.run()
@@ -482,34 +410,6 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
                                                   "predicted_upper_ms": best.values[1]})
     return SearchOutcome(handle_name, handle.storage, handle.artifacts, budget_ms, driver.status.evaluated,
                          driver.status.proposed, driver.status.feasible, summary)
-
-
-@contextlib.contextmanager
-def _sqlite_driver_lock(handle: StudyHandle):
-    """One driver per SQLite study: a second one fails at once, clearly, instead of hitting
-    "database is locked" mid-run. Server databases (PostgreSQL, MySQL) take several drivers."""
-    if not handle.storage.startswith("sqlite"):
-        yield
-        return
-    import fcntl
-
-    handle.artifacts.mkdir(parents=True, exist_ok=True)
-    path = handle.artifacts / "driver.lock"
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            raise NasError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite study takes "
-                           "one driver at a time: wait for it, or use --storage postgresql://... for several") from None
-        fh.truncate(0)
-        fh.write(f"{socket.gethostname()}:{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _stored_budget(settings: RunSettings) -> float | None:

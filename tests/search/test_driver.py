@@ -152,16 +152,21 @@ class _DiesOnce(TabularEvaluator):
         return super().evaluate(space, config, budget, seed)
 
 
-@pytest.mark.slow
-def test_a_killed_ray_worker_fails_the_attempt_and_the_trial_is_retried_once(shared_data, tmp_path):
-    settings = _tabular(tmp_path, shared_data, trials=3, generation=3, workers=2)
-    evaluator = _DiesOnce(shared_data / "nb201_accuracy.csv", tmp_path / "died")
-    run_search(settings, evaluator=evaluator)
+def search_with_a_worker_killed_once(settings: RunSettings, shared_data: Path, tmp_path: Path) -> list:
+    """Run ``settings`` while the first evaluation kills its worker; check the trial was retried once."""
+    run_search(settings, evaluator=_DiesOnce(shared_data / "nb201_accuracy.csv", tmp_path / "died"))
     trials = _trials(settings)
     done = [t for t in trials if t.user_attrs["status"] == "complete"]
-    assert len(done) == 3 and all(t.state == TrialState.COMPLETE for t in done)
+    assert len(done) == settings.trials and all(t.state == TrialState.COMPLETE for t in done)
     retried = [t for t in trials if "retried" in t.user_attrs]
     assert len(retried) == 1 and retried[0].user_attrs["retried"].startswith("worker lost")
+    return trials
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_fails_the_attempt_and_the_trial_is_retried_once(shared_data, tmp_path):
+    search_with_a_worker_killed_once(_tabular(tmp_path, shared_data, trials=3, generation=3, workers=2),
+                                     shared_data, tmp_path)
 
 
 def test_a_second_driver_on_one_sqlite_study_fails_at_once(shared_data, tmp_path):
