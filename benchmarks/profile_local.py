@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwprofiles.measure import ExportJob, ProfileRequest, export_job, measure_job, profile_local
+from hwprofiles.measure import ExportJob, ProfileRequest, export_job, measure_jobs, profile_local
 from hwprofiles.profile import save_profile
 from spaces import create_space
 
@@ -42,7 +42,7 @@ def main() -> None:
 
     torch_ref = ProfileRequest(device="ref", runtime="torch", precisions=("fp32",))
     reference = ExportJob("mobile_cnn", space.extremes()[0].arch_str, (3, 32, 32), "", None)
-    ref_before = measure_job(reference, "fp32", torch_ref, 0).latency_ms
+    ref_before = measure_jobs([(reference, "fp32")], torch_ref, 0)[0].latency_ms
     with tempfile.TemporaryDirectory() as tmp:
         # the space's default resolutions include 48/64; the claim is at 32x32
         request = ProfileRequest(device="bench", spaces=("mobile_cnn",), count=args.count, root=Path(tmp),
@@ -57,14 +57,13 @@ def main() -> None:
         # a third, independent timing: export again and time some fp32 architectures of the profile
         fp32_rows = [m for m in first if m.precision == "fp32"]
         picked = [fp32_rows[i] for i in np.random.default_rng(7).choice(len(fp32_rows), args.recheck, replace=False)]
-        within = []
-        for i, m in enumerate(picked):
-            path = Path(tmp) / f"recheck-{i}.onnx"
-            job = ExportJob("mobile_cnn", m.arch_str, (3, 32, 32), str(path), None)
+        jobs = [ExportJob("mobile_cnn", m.arch_str, (3, 32, 32), str(Path(tmp) / f"recheck-{i}.onnx"), None)
+                for i, m in enumerate(picked)]
+        for job in jobs:
             export_job(job, batch=1, seed=1)
-            again = measure_job(job, "fp32", request, repeat=2).latency_ms
-            within.append(abs(again - m.latency_ms) / m.latency_ms * 100 <= floor)
-    ref_after = measure_job(reference, "fp32", torch_ref, 0).latency_ms
+        again = measure_jobs([(job, "fp32") for job in jobs], request, repeat=2)
+        within = [abs(a.latency_ms - m.latency_ms) / m.latency_ms * 100 <= floor for a, m in zip(again, picked)]
+    ref_after = measure_jobs([(reference, "fp32")], torch_ref, 0)[0].latency_ms
     fp32 = {m.arch_str: m.latency_ms for m in first if m.precision == "fp32"}
     int8 = {m.arch_str: m.latency_ms for m in first if m.precision == "int8"}
     speedups = [fp32[a] / int8[a] for a in fp32 if a in int8]

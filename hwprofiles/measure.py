@@ -42,12 +42,12 @@ from .profile import (
     save_device,
     validate_device_name,
 )
-from .runner import Protocol, time_callable, time_onnx
+from .runner import CHUNK, Protocol, time_callable, time_interleaved
 from .sampling import plan_architectures
 from .store import user_dir
 
-__all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "export_models", "measure_job", "model_paths",
-           "profile_local"]
+__all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "open_or_create", "export_models", "measure_jobs",
+           "model_paths", "profile_local"]
 
 log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "torch")
@@ -120,12 +120,13 @@ def _runtime_version(runtime: str) -> str:
     return onnxruntime.__version__
 
 
-def _open_or_create(request: ProfileRequest) -> Profile:
+def open_or_create(request: ProfileRequest) -> Profile:
     folder = request.folder
     if (folder / DEVICE_FILE).is_file():
         profile = load_profile(folder)
-        have = {"runtime": profile.device.runtime, "threads": profile.device.threads,
-                "batch": profile.device.batch, "protocol": profile.device.protocol.get("timing")}
+        timing = profile.device.protocol.get("timing")
+        have = {"runtime": profile.device.runtime, "threads": profile.device.threads, "batch": profile.device.batch,
+                "protocol": asdict(Protocol.from_dict(timing)) if isinstance(timing, dict) else timing}
         want = request.settings()
         if have != want:
             raise ProfileError(
@@ -215,16 +216,34 @@ def _time_torch(job: ExportJob, request: ProfileRequest) -> dict:
         return time_callable(lambda: model(x), request.protocol)
 
 
-def measure_job(job: ExportJob, precision: str, request: ProfileRequest, repeat: int) -> Measurement:
-    shape = "x".join(map(str, job.input_shape))
+def measure_jobs(items: list[tuple[ExportJob, str]], request: ProfileRequest, repeat: int) -> list[Measurement]:
+    """Time (job, precision) pairs; ONNX models are timed together, their rounds interleaved."""
     if request.runtime == "torch":
-        stats = _time_torch(job, request)
+        timed = [_time_torch(job, request) for job, _ in items]
     else:
-        path = job.fp32_path if precision == "fp32" else job.int8_path
-        stats = time_onnx(str(path), (request.batch, *job.input_shape), request.protocol, "cpu", request.threads)
-    return Measurement(job.space, job.arch_str, shape, precision, request.batch, stats["latency_ms"],
-                       stats["mean_ms"], stats["p50_ms"], stats["p90_ms"], stats["p99_ms"], stats["std_ms"],
-                       stats["runs"], stats.get("peak_memory_bytes"), stats.get("model_bytes"), repeat)
+        models = [(str(job.fp32_path if precision == "fp32" else job.int8_path), (request.batch, *job.input_shape))
+                  for job, precision in items]
+        timed = time_interleaved(models, request.protocol, "cpu", request.threads)
+    return [Measurement(job.space, job.arch_str, "x".join(map(str, job.input_shape)), precision, request.batch,
+                        stats["latency_ms"], stats["mean_ms"], stats["p50_ms"], stats["p90_ms"], stats["p99_ms"],
+                        stats["std_ms"], stats["runs"], stats.get("peak_memory_bytes"), stats.get("model_bytes"),
+                        repeat)
+            for (job, precision), stats in zip(items, timed)]
+
+
+def _measure_in_chunks(todo: list[tuple[ExportJob, str]], request: ProfileRequest, repeat: int, phase: str,
+                       progress: Progress | None) -> list[Measurement]:
+    """Measure ``todo`` a chunk at a time, appending each chunk to the profile as soon as it is timed."""
+    out: list[Measurement] = []
+    for start in range(0, len(todo), CHUNK):
+        if progress:
+            progress(phase, start, len(todo))
+        rows = measure_jobs(todo[start:start + CHUNK], request, repeat)
+        append_measurements(request.folder, rows)
+        out.extend(rows)
+    if progress and todo:
+        progress(phase, len(todo), len(todo))
+    return out
 
 
 def noise_floor_pct(first: dict[tuple, float], again: dict[tuple, float]) -> tuple[float, float, int]:
@@ -236,7 +255,7 @@ def noise_floor_pct(first: dict[tuple, float], again: dict[tuple, float]) -> tup
 
 
 def profile_local(request: ProfileRequest, progress: Progress | None = None) -> Profile:
-    profile = _open_or_create(request)
+    profile = open_or_create(request)
     folder, work = request.folder, request.folder / "work"
     work.mkdir(parents=True, exist_ok=True)
     key = lambda m: (m.space, m.arch_str, m.input_shape, m.precision, m.batch)  # noqa: E731
@@ -257,12 +276,9 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
 
     if request.runtime == "onnxruntime":
         export_models(sorted({j for j, _ in todo}, key=jobs.index), request, progress)
-    for i, (job, precision) in enumerate(todo):
-        if progress:
-            progress("measure", i, len(todo))
-        append_measurements(folder, [measure_job(job, precision, request, repeat=0)])
-    if progress:
-        progress("measure", len(todo), len(todo))
+    _measure_in_chunks(todo, request, 0, "measure", progress)
+    if progress and not todo:
+        progress("measure", 0, 0)
 
     _remeasure_for_noise(load_profile(folder), jobs, request, progress)
     profile = load_profile(folder)
@@ -283,14 +299,8 @@ def _remeasure_for_noise(profile: Profile, jobs: list[ExportJob], request: Profi
     todo = [(j, p) for j in subset for p in request.precisions if (j.space, j.arch_str, p) not in again]
     if todo and request.runtime == "onnxruntime":
         export_models(sorted({j for j, _ in todo}, key=subset.index), request, None)
-    for i, (job, precision) in enumerate(todo):
-        if progress:
-            progress("noise", i, len(todo))
-        m = measure_job(job, precision, request, repeat=1)
-        append_measurements(request.folder, [m])
+    for m in _measure_in_chunks(todo, request, 1, "noise", progress):
         again[(m.space, m.arch_str, m.precision)] = m.latency_ms
-    if progress and todo:
-        progress("noise", len(todo), len(todo))
     p90, median, pairs = noise_floor_pct(first, again)
     if pairs:
         protocol = dict(profile.device.protocol)

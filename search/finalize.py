@@ -52,7 +52,7 @@ from .variants import (
     calibration_batches,
     export_variant,
     int8_op_share,
-    measure_variant,
+    measure_variants,
     onnx_accuracy,
     quantize_variant,
 )
@@ -206,7 +206,7 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
     files = {name: export_variant(m, shape, work, name) for name, m in float_models.items()}
     rows: dict[str, dict[str, Any]] = {}
     for name, f in files.items():
-        rows[name] = {"test_accuracy": onnx_accuracy(f.single, x_test, y_test), **measure_variant(f, shape, protocol)}
+        rows[name] = {"test_accuracy": onnx_accuracy(f.single, x_test, y_test)}
     best_float = max(files, key=lambda n: rows[n]["test_accuracy"])
     for compression, (variant, transform, keep) in RESHAPING.items():
         if compression not in settings.compress:
@@ -221,7 +221,7 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
                     Distillation(float_models[best_float], resolution, settings.alpha, settings.temperature))
         files[variant] = export_variant(model, shape, work, variant)
         rows[variant] = {"test_accuracy": onnx_accuracy(files[variant].single, x_test, y_test),
-                         **measure_variant(files[variant], shape, protocol), "reshaped_from": best_float,
+                         "reshaped_from": best_float,
                          "changed": done.changed, "params_kept": done.params_after / done.params_before}
     if "quantize" in settings.compress:
         source = best_float
@@ -229,9 +229,8 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
         calibration = calibration_batches(x_train)
         q = quantize_variant(files[source], work, calibration, transformer, settings.calibration)
         files["int8"] = q
-        rows["int8"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test), **measure_variant(q, shape, protocol),
-                        "quantized_from": source, "int8_ops": int8_op_share(q.single),
-                        "calibration": f"{settings.calibration}, 128 training images"}
+        rows["int8"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test), "quantized_from": source,
+                        "int8_ops": int8_op_share(q.single), "calibration": f"{settings.calibration}, 128 training images"}
         drop = rows[source]["test_accuracy"] - rows["int8"]["test_accuracy"]
         if settings.qat == "always" or (settings.qat == "auto" and drop > settings.tolerance):
             qat_epochs = max(1, settings.epochs // 2)
@@ -241,14 +240,15 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
             q = quantize_variant(base, work, calibration, transformer, settings.calibration,
                                  name="int8-qat")
             files["int8-qat"] = q
-            rows["int8-qat"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test),
-                                **measure_variant(q, shape, protocol), "quantized_from": source,
+            rows["int8-qat"] = {"test_accuracy": onnx_accuracy(q.single, x_test, y_test), "quantized_from": source,
                                 "int8_ops": int8_op_share(q.single), "qat_epochs": qat_epochs,
                                 "calibration": rows["int8"]["calibration"]}
             qat_drop = rows[source]["test_accuracy"] - rows["int8-qat"]["test_accuracy"]
             notes.append(f"int8 (post-training) lost {drop * 100:.2f} points against {source}; after "
                          f"{qat_epochs} epoch(s) of quantization-aware fine-tuning int8-qat loses "
                          f"{qat_drop * 100:.2f}")
+    for name, measured in measure_variants(files, shape, protocol).items():
+        rows[name].update(measured)
     shipped, reasons = _choose(rows, settings.tolerance, identity["budget_ms"])
     if rows[shipped]["p50_ms"] > identity["budget_ms"]:
         notes.append(f"no variant meets the budget of {identity['budget_ms']:.4g} ms when measured on this host")
@@ -294,7 +294,7 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
     data = load_dataset(identity["dataset"], handle.study.user_attrs.get("data_dir"), seed=0)
     profile = open_profile(identity["device"])
     local = profile.name == "local"
-    protocol = Protocol(**profile.device.protocol.get("timing", {})) if local else Protocol()
+    protocol = Protocol.from_dict(profile.device.protocol.get("timing", {})) if local else Protocol()
     lr = float(identity.get("lr") or 1e-2)
     steps = len(winners) + 1
     if progress:

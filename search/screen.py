@@ -27,7 +27,7 @@ from spaces import ArchConfig, NasError, SearchSpace, create_space
 
 from .latency import predictor_for_profile, subset_rows
 
-__all__ = ["Screen", "LOCAL_DEVICE", "ensure_local_profile", "Score"]
+__all__ = ["Screen", "LOCAL_DEVICE", "ensure_local_profile", "local_profile_request", "Score"]
 
 log = logging.getLogger(__name__)
 LOCAL_DEVICE = "local"
@@ -43,7 +43,7 @@ class Score:
 def ensure_local_profile(spaces: tuple[str, ...], precision: str, count: int, progress: Progress | None = None,
                          space_options: Mapping[str, dict] | None = None) -> Profile:
     """The ``local`` profile with at least ``count`` measurements of each space (measured now where missing)."""
-    from hwprofiles.measure import ProfileRequest, profile_local
+    from hwprofiles.measure import profile_local
 
     try:
         profile = open_profile(LOCAL_DEVICE)
@@ -55,10 +55,21 @@ def ensure_local_profile(spaces: tuple[str, ...], precision: str, count: int, pr
         return profile
     log.warning("profiling this machine as device %r (%d architectures of %s, %s; cached for later runs)",
                 LOCAL_DEVICE, count, ", ".join(missing), precision)
-    request = ProfileRequest(device=LOCAL_DEVICE, spaces=missing, count=count, precisions=(precision,),
-                             space_options=dict(space_options or {}))
-    profile_local(request, progress=progress)
+    profile_local(local_profile_request(profile, missing, precision, count, space_options), progress=progress)
     return open_profile(LOCAL_DEVICE)
+
+
+def local_profile_request(profile: Profile | None, spaces: tuple[str, ...], precision: str, count: int,
+                          space_options: Mapping[str, dict] | None = None):
+    """What to measure into the ``local`` profile. A profile measured by an earlier version is continued with
+    its own timing protocol, not refused for having another one."""
+    from hwprofiles.measure import ProfileRequest
+    from hwprofiles.runner import Protocol
+
+    timing = profile.device.protocol.get("timing") if profile is not None else None
+    return ProfileRequest(device=LOCAL_DEVICE, spaces=spaces, count=count, precisions=(precision,),
+                          space_options=dict(space_options or {}),
+                          protocol=Protocol.from_dict(timing) if isinstance(timing, dict) else Protocol())
 
 
 class Screen:

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from hwprofiles.quantize import TRANSFORMER_OPS, quantize_int8
-from hwprofiles.runner import Protocol, make_session, time_onnx
+from hwprofiles.runner import Protocol, make_session, time_interleaved
 
 __all__ = ["VariantFiles", "export_variant", "quantize_variant", "int8_op_share", "onnx_accuracy",
-           "measure_variant", "calibration_batches", "ASSUMED_WATTS_PER_CORE"]
+           "measure_variants", "calibration_batches", "ASSUMED_WATTS_PER_CORE"]
 
 log = logging.getLogger(__name__)
 THROUGHPUT_BATCH = 8
@@ -126,13 +126,22 @@ def _energy_mj(path: Path, input_shape: tuple, p50_ms: float, threads: int) -> d
                                                                         "(whole package, idle included)"}
 
 
-def measure_variant(files: VariantFiles, input_shape: tuple[int, int, int], protocol: Protocol, threads: int = 1
-                    ) -> dict[str, Any]:
-    """Latency at batch 1 (p50/p90/p99, peak memory, file size), throughput at a larger batch, energy."""
-    single = time_onnx(str(files.single), (1, *input_shape), protocol, threads=threads)
-    batched = time_onnx(str(files.batched), (THROUGHPUT_BATCH, *input_shape), protocol, threads=threads)
-    out = {"p50_ms": single["p50_ms"], "p90_ms": single["p90_ms"], "p99_ms": single["p99_ms"],
-           "peak_memory_bytes": single.get("peak_memory_bytes"), "file_bytes": os.path.getsize(files.single),
-           "throughput_per_s": THROUGHPUT_BATCH * 1000.0 / batched["p50_ms"], "throughput_batch": THROUGHPUT_BATCH}
-    out.update(_energy_mj(files.single, (1, *input_shape), single["p50_ms"], threads))
+def measure_variants(variants: dict[str, VariantFiles], input_shape: tuple[int, int, int], protocol: Protocol,
+                     threads: int = 1) -> dict[str, dict[str, Any]]:
+    """Per variant: latency at batch 1 (p50/p90/p99, peak memory, file size), throughput at a larger batch,
+    energy. All files are timed together, their protocol rounds interleaved, so a burst of load on a shared
+    host does not favour one variant over another."""
+    names = list(variants)
+    models = [(str(variants[n].single), (1, *input_shape)) for n in names]
+    models += [(str(variants[n].batched), (THROUGHPUT_BATCH, *input_shape)) for n in names]
+    timed = time_interleaved(models, protocol, threads=threads)
+    out = {}
+    for i, name in enumerate(names):
+        single, batched = timed[i], timed[len(names) + i]
+        out[name] = {"p50_ms": single["p50_ms"], "p90_ms": single["p90_ms"], "p99_ms": single["p99_ms"],
+                     "peak_memory_bytes": single.get("peak_memory_bytes"),
+                     "file_bytes": os.path.getsize(variants[name].single),
+                     "throughput_per_s": THROUGHPUT_BATCH * 1000.0 / batched["p50_ms"],
+                     "throughput_batch": THROUGHPUT_BATCH, "timing_rounds": protocol.rounds,
+                     **_energy_mj(variants[name].single, (1, *input_shape), single["p50_ms"], threads)}
     return out
