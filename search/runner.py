@@ -86,6 +86,10 @@ class RayRunner(Runner):
         gpus = float(ray.cluster_resources().get("GPU", 0.0))
         self.gpus_per_task = min(1.0, gpus / workers) if gpus else 0.0
         self._task = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(execute_job)
+        # each worker imports torch and the training code (3-4 s) while the driver opens the study and
+        # proposes the first generation, instead of after the first jobs are handed out
+        warm = ray.remote(num_cpus=1, max_retries=0)(warm_worker)
+        self._warming = [warm.remote() for _ in range(workers)]
 
     def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
         ray = self.ray
@@ -122,6 +126,14 @@ class RayRunner(Runner):
     def close(self) -> None:
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def warm_worker() -> None:
+    """Import what a training job needs, so a worker's first job does not pay for it."""
+    import timm  # noqa: F401
+    import torch  # noqa: F401
+
+    from . import jobs, train  # noqa: F401
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
