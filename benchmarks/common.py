@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def machine() -> dict[str, Any]:
@@ -31,6 +32,20 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
                "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def mnist_on_one_thread():
+    """Quiet logs, one torch thread, and the MNIST split (60/20/20 of ../shared/data/mnist) the training
+    benchmarks share."""
+    import logging
+
+    import torch
+
+    from search.datasets import load_dataset
+
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(1)
+    return load_dataset("mnist", SHARED / "mnist", seed=0)
 
 
 def pin_to_one_core() -> None:

@@ -14,19 +14,15 @@ over the seeds.
 from __future__ import annotations
 
 import argparse
-import logging
 import time
-from pathlib import Path
 
 import numpy as np
 
-from search.datasets import load_dataset
 from search.train import Distillation, Trainer, TrainSettings, accuracy, prepare_images
 from spaces import create_space
 
-from .common import write_result
+from .common import mnist_on_one_thread, write_result
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEACHER = "r32_w1.0_s16_h512|d1k3e1-re|d2k3e4-re|d2k5e4se-hs|d2k3e4-hs|d2k5e6se-hs|d2k5e6se-hs"
 STUDENT_SCALE = "smallest"  # the space's smallest architecture at 32 px
 
@@ -49,9 +45,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--teacher-epochs", type=int, default=6)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(1)
-    data = load_dataset("mnist", SHARED / "mnist", seed=0)
+    data = mnist_on_one_thread()
     space = create_space("mobile_cnn", resolutions=(32,))
     teacher_cfg = space.parse(TEACHER)
     student_cfg = space.extremes()[0]

@@ -23,21 +23,18 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from search.datasets import load_dataset
 from search.qat import quantization_aware_finetune
 from search.train import Trainer, TrainSettings, prepare_images
 from search.variants import calibration_batches, export_variant, onnx_accuracy, quantize_variant
 from spaces import create_space
 
-from .common import write_result
+from .common import mnist_on_one_thread, write_result
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOLERANCE_POINTS = 1.0
 LR = {"mobile_cnn": 1e-2, "sparse_vit": 2e-3}  # AdamW; the transformer diverges at the CNN's rate
 
@@ -70,9 +67,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--qat-epochs", type=int, default=2)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(1)
-    data = load_dataset("mnist", SHARED / "mnist", seed=0)
+    data = mnist_on_one_thread()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, space, config) in enumerate(_architectures(args.models)):

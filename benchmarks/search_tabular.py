@@ -37,9 +37,8 @@ from search.evaluators import TabularEvaluator
 from search.study import RunSettings, load_study
 from spaces import create_space
 
-from .common import RESULTS, write_result
+from .common import RESULTS, SHARED, write_result
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHECKPOINTS = (50, 100, 200)
 POPULATION = 20
 # the published profiles drop a few implausible rows (disconnected cells): such an evaluation counts, but never as
