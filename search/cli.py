@@ -292,6 +292,23 @@ def _add_finalize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qat", default="auto", help="quantization-aware fine-tuning: auto (when int8 loses more than "
                                                 "1 point), always, never")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--import-measurements", action="store_true",
+                   help="read the results of the finalized models' device kits (remote devices) into their cards, "
+                        "ship again on the device's latency, rewrite the ladder; finalizes nothing")
+
+
+def _import_measurements(args: argparse.Namespace) -> int:
+    from .device_kit import import_device_measurements
+
+    out = import_device_measurements(args.study, args.storage, args.runs_dir)
+    for m in out["measured"]:
+        print(f"  trial {m['trial']}: measured on the device; ships {m['shipped']}, p50 {m['device_p50_ms']:.4g} ms "
+              f"-> {m['card']}")
+    if out["waiting"]:
+        print(f"  waiting for device results: trial(s) {', '.join(map(str, out['waiting']))} (run python3 run_kit.py "
+              "in each trial's kit/ on the device, put results.csv back)")
+    print(f"  fallback ladder: {out['ladder'] or 'unchanged until every finalized trial is measured on the device'}")
+    return 0
 
 
 def _finalize(settings) -> int:
@@ -312,6 +329,8 @@ def _finalize(settings) -> int:
 def _cmd_finalize(args: argparse.Namespace) -> int:
     from .finalize import FinalizeSettings
 
+    if args.import_measurements:
+        return _import_measurements(args)
     if args.calibration not in ("minmax", "percentile", "entropy"):
         raise NasError(f"--calibration must be minmax, percentile or entropy, got {args.calibration!r}")
     return _finalize(FinalizeSettings(study=args.study, storage=args.storage, runs_dir=args.runs_dir, top=args.top,

@@ -40,6 +40,7 @@ from hwprofiles.runner import Protocol
 from spaces import NasError, UnknownNameError
 
 from .datasets import ImageData, load_dataset
+from .device_kit import write_variant_kit
 from .ladder import LadderEntry, write_ladder
 from .lowrank import factorize
 from .modelcard import write_card
@@ -57,7 +58,7 @@ from .variants import (
     quantize_variant,
 )
 
-__all__ = ["FinalizeSettings", "finalize_study", "COMPRESSIONS"]
+__all__ = ["FinalizeSettings", "finalize_study", "choose_variant", "COMPRESSIONS"]
 
 log = logging.getLogger(__name__)
 COMPRESSIONS = ("distill", "quantize", "prune", "lowrank")
@@ -162,7 +163,7 @@ def _teacher(spec: str, handle: StudyHandle, data: ImageData, settings: Finalize
                    f"(python -m search export), got {spec!r}")
 
 
-def _choose(rows: dict[str, dict], tolerance: float, budget_ms: float) -> tuple[str, dict[str, str]]:
+def choose_variant(rows: dict[str, dict], tolerance: float, budget_ms: float) -> tuple[str, dict[str, str]]:
     """The fastest variant within ``tolerance`` of the best test accuracy; reasons for the others."""
     best = max(r["test_accuracy"] for r in rows.values())
     good = {n: r for n, r in rows.items() if r["test_accuracy"] >= best - tolerance}
@@ -187,7 +188,10 @@ def _choose(rows: dict[str, dict], tolerance: float, budget_ms: float) -> tuple[
 
 
 def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teacher | None,
-                    settings: FinalizeSettings, lr: float, protocol: Protocol, folder: Path) -> dict[str, Any]:
+                    settings: FinalizeSettings, lr: float, protocol: Protocol, folder: Path,
+                    kit_protocol: Protocol | None) -> dict[str, Any]:
+    """Build, measure and choose the variants of one trial; with ``kit_protocol`` (a remote device) also
+    write the kit that measures them on the device."""
     identity = handle.settings
     cand, base = load_trained_model(handle, trial)
     resolution = cand.space.resolution(cand.config)
@@ -249,7 +253,7 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
                          f"{qat_drop * 100:.2f}")
     for name, measured in measure_variants(files, shape, protocol).items():
         rows[name].update(measured)
-    shipped, reasons = _choose(rows, settings.tolerance, identity["budget_ms"])
+    shipped, reasons = choose_variant(rows, settings.tolerance, identity["budget_ms"])
     if rows[shipped]["p50_ms"] > identity["budget_ms"]:
         notes.append(f"no variant meets the budget of {identity['budget_ms']:.4g} ms when measured on this host")
 
@@ -260,6 +264,9 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
     if shipped in INT8_VARIANTS:
         shutil.copyfile(files[shipped].single, folder / "model.int8.onnx")
         artifacts["model.int8.onnx"] = shipped
+    if kit_protocol is not None:
+        write_variant_kit(folder, {name: f.single for name, f in files.items()}, shape, kit_protocol,
+                          identity["device"])
     shutil.rmtree(work, ignore_errors=True)
     return {"trial": trial, "cand": cand, "rows": rows, "shipped": shipped, "reasons": reasons, "notes": notes,
             "artifacts": artifacts, "shape": shape}
@@ -294,7 +301,9 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
     data = load_dataset(identity["dataset"], handle.study.user_attrs.get("data_dir"), seed=0)
     profile = open_profile(identity["device"])
     local = profile.name == "local"
-    protocol = Protocol.from_dict(profile.device.protocol.get("timing", {})) if local else Protocol()
+    timing = profile.device.protocol.get("timing")
+    device_protocol = Protocol.from_dict(timing) if isinstance(timing, dict) else Protocol()
+    protocol = device_protocol if local else Protocol()  # a remote device's protocol goes with its kit
     lr = float(identity.get("lr") or 1e-2)
     steps = len(winners) + 1
     if progress:
@@ -306,7 +315,8 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
     cards, ladder = {}, []
     for i, trial in enumerate(winners):
         folder = final / f"trial-{trial.number:05d}"
-        result = _finalize_trial(handle, trial, data, teacher, settings, lr, protocol, folder)
+        result = _finalize_trial(handle, trial, data, teacher, settings, lr, protocol, folder,
+                                 None if local else device_protocol)
         appended = _append_to_profile(profile, result) if local else 0
         card = write_card(folder, handle, result, teacher, settings, profile, local, appended)
         cards[str(trial.number)] = str(Path("final") / folder.name)
@@ -323,4 +333,5 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
             "teacher": None if teacher is None else {"description": teacher.description,
                                                      "val_accuracy": teacher.val_accuracy},
             "measured_on": "this host (the local device)" if local else
-                           f"this host, not {identity['device']} (a remote device: measure it with a kit)"}
+                           f"this host, not {identity['device']}: each trial's kit/ measures its variants there, "
+                           "then python -m search finalize --import-measurements"}

@@ -15,7 +15,7 @@ from typing import Any
 from . import __version__
 from .jobs import sha256_file
 
-__all__ = ["write_card"]
+__all__ = ["write_card", "render_card"]
 
 
 def _versions() -> dict[str, str]:
@@ -45,6 +45,7 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
                    "predicted_p50_ms": attrs.get("predicted_p50_ms"),
                    "predicted_upper_ms": attrs.get("predicted_upper_ms"), "budget_ms": identity.get("budget_ms")},
         "variants": rows, "shipped": result["shipped"], "not_shipped": result["reasons"], "notes": result["notes"],
+        "tolerance": settings.tolerance,
         "measured_vs_predicted": {
             "measured_p50_ms": rows["fp32"]["p50_ms"], "predicted_p50_ms": attrs.get("predicted_p50_ms"),
             "error_pct": (attrs["predicted_p50_ms"] - rows["fp32"]["p50_ms"]) / rows["fp32"]["p50_ms"] * 100
@@ -54,7 +55,8 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
                                                  "alpha": settings.alpha, "temperature": settings.temperature,
                                                  "epochs": settings.epochs},
         "device": {"profile": profile.name, "measured_on": "this host (the profile's device)" if local else
-                   f"this host, not the device {profile.name} (remote: measure the ONNX files with a kit)",
+                   f"this host, not the device {profile.name} (remote: kit/ measures the variants there; then "
+                   "python -m search finalize --import-measurements)",
                    "runtime": "onnxruntime CPU, 1 thread, batch 1",
                    "protocol": profile.device.protocol.get("timing") if local else "default protocol",
                    "rows_appended_to_profile": appended},
@@ -63,7 +65,7 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
         "files": files,
     }
     (folder / "model_card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
-    (folder / "MODEL_CARD.md").write_text(_markdown(card))
+    (folder / "MODEL_CARD.md").write_text(render_card(card))
     return folder / "model_card.json"
 
 
@@ -71,7 +73,7 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def _markdown(card: dict[str, Any]) -> str:
+def render_card(card: dict[str, Any]) -> str:
     a, s = card["architecture"], card["search"]
     lines = [f"# Model card: {card['study']} / trial {card['trial']}", "",
              f"**Shipped:** `{card['shipped']}` — measured p50 {_ms(card['variants'][card['shipped']]['p50_ms'])} ms "
@@ -110,6 +112,18 @@ def _markdown(card: dict[str, Any]) -> str:
         t = card["teacher"]
         lines.append(f"- distillation: teacher {t['description']} (validation {t['val_accuracy'] * 100:.2f}%), "
                      f"alpha {t['alpha']}, temperature {t['temperature']}, {t['epochs']} epochs")
+    on_device = {n: r["device"] for n, r in card["variants"].items() if "device" in r}
+    if on_device:
+        where = card["device"].get("measured_on_device") or {}
+        lines += ["", f"## Measured on the device ({where.get('platform') or 'as the kit reported'}, provider "
+                      f"{where.get('provider') or '-'})", "",
+                  "The shipped variant is chosen on these figures; the table above is this host.", "",
+                  "| variant | p50 ms | p90 ms | p99 ms | runs |", "|---|---|---|---|---|"]
+        lines += [f"| {n} | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {r['runs']} |"
+                  for n, r in on_device.items()]
+        if mvp.get("device_error_pct") is not None:
+            lines += ["", f"fp32 on the device: p50 {_ms(mvp['device_p50_ms'])} ms; prediction error "
+                          f"{mvp['device_error_pct']:+.1f}%."]
     d = card["device"]
     lines += ["", "## Device", "", f"- profile `{d['profile']}`; measured on {d['measured_on']}",
               f"- {d['runtime']}; protocol {d['protocol']}", f"- rows appended to the profile: {d['rows_appended_to_profile']}",

@@ -9,7 +9,7 @@ import pytest
 from hwprofiles.store import open_profile
 from search.cli import main
 from search.driver import run_search
-from search.finalize import FinalizeSettings, _choose, finalize_study
+from search.finalize import FinalizeSettings, choose_variant, finalize_study
 from search.jobs import sha256_file
 from search.ladder import LadderEntry, load_ladder, select, write_ladder
 from search.study import RunSettings, load_study
@@ -24,20 +24,20 @@ def _row(acc, p50):
 
 def test_ship_the_fastest_variant_within_a_point_of_the_best():
     rows = {"fp32": _row(0.950, 1.0), "distilled": _row(0.960, 1.02), "int8": _row(0.955, 0.6)}
-    shipped, reasons = _choose(rows, 0.01, budget_ms=2.0)
+    shipped, reasons = choose_variant(rows, 0.01, budget_ms=2.0)
     assert shipped == "int8"
     assert "same graph as distilled" in reasons["fp32"] and "slower" in reasons["distilled"]
 
 
 def test_an_int8_model_that_loses_accuracy_is_not_shipped():
     rows = {"fp32": _row(0.95, 1.0), "int8": _row(0.90, 0.5)}
-    shipped, reasons = _choose(rows, 0.01, budget_ms=2.0)
+    shipped, reasons = choose_variant(rows, 0.01, budget_ms=2.0)
     assert shipped == "fp32" and "below the best" in reasons["int8"]
 
 
 def test_a_variant_within_budget_beats_a_faster_one_only_if_accurate_enough():
     rows = {"fp32": _row(0.95, 3.0), "int8": _row(0.948, 1.5)}
-    assert _choose(rows, 0.01, budget_ms=2.0)[0] == "int8"
+    assert choose_variant(rows, 0.01, budget_ms=2.0)[0] == "int8"
 
 
 def test_ladder_selects_the_most_accurate_model_that_fits(tmp_path):

@@ -1,0 +1,162 @@
+"""Finalized variants measured on a remote device: a kit of their ONNX files, and its results read back.
+
+finalize can only time what runs here. For a device other than ``local`` it
+measures every variant on this host (the card says so) and also writes
+``kit/`` in each finalized trial's folder: the variants' batch-1 ONNX files, a
+manifest with the device profile's timing protocol, and ``run_kit.py`` (a copy
+of ``hwprofiles/runner.py``: python3, numpy and onnxruntime only). On the
+device ``python3 run_kit.py`` writes ``results.csv``; with it back in the kit
+folder, ``python -m search finalize --study NAME --import-measurements``
+puts the device's p50/p90/p99 beside each variant, ships again the fastest
+variant within the tolerance *on the device*, compares the prediction with
+the device's measurement, and rewrites the card and the ladder.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hwprofiles.runner import Protocol
+from spaces import NasError
+
+from .jobs import sha256_file
+from .ladder import LadderEntry, write_ladder
+from .modelcard import render_card
+
+__all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements"]
+
+KIT = "kit"
+_RUNNER = Path(__file__).resolve().parents[1] / "hwprofiles" / "runner.py"
+
+
+def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple[int, ...], protocol: Protocol,
+                      device: str) -> Path:
+    """``folder/kit``: every variant's batch-1 model, the manifest and the runner."""
+    kit = folder / KIT
+    models = kit / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for variant, path in singles.items():
+        shutil.copyfile(path, models / f"{variant}.onnx")
+        entries.append({"file": f"models/{variant}.onnx", "variant": variant, "input_shape": [1, *input_shape]})
+    shutil.copyfile(_RUNNER, kit / "run_kit.py")
+    manifest = {"format": 1, "kind": "finalized variants", "device": device,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "protocol": asdict(protocol), "batch": 1, "models": entries}
+    (kit / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (kit / "README.txt").write_text(
+        f"Measure these models on {device} (needs python3, numpy, onnxruntime):\n"
+        "  python3 run_kit.py --provider cpu        # or cuda / tensorrt\n"
+        "Then put results.csv (and environment.json) back in this folder and run:\n"
+        "  python -m search finalize --study STUDY --import-measurements\n")
+    return kit
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NasError(f"{path}: missing") from None
+    except json.JSONDecodeError as exc:
+        raise NasError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise NasError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_variant_results(kit: Path) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """(variant -> device p50/p90/p99 ms and runs, the device's environment.json or {})."""
+    manifest = _json(kit / "manifest.json")
+    variants = {m["file"]: m["variant"] for m in manifest.get("models", [])}
+    out: dict[str, dict[str, float]] = {}
+    path = kit / "results.csv"
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if row.get("model") not in variants:
+                raise NasError(f"{where}: model {row.get('model')!r} is not in the kit's manifest")
+            try:
+                figures = {k: float(row[k]) for k in ("p50_ms", "p90_ms", "p99_ms")}
+                figures["runs"] = int(float(row["runs"]))
+            except (KeyError, TypeError, ValueError):
+                raise NasError(f"{where}: expected numbers in p50_ms, p90_ms, p99_ms and runs") from None
+            if not all(0 < figures[k] < float("inf") for k in ("p50_ms", "p90_ms", "p99_ms")):
+                raise NasError(f"{where}: latencies must be positive and finite")
+            out[variants[row["model"]]] = figures
+    if not out:
+        raise NasError(f"{path}: no results")
+    environment = _json(kit / "environment.json") if (kit / "environment.json").exists() else {}
+    return out, environment
+
+
+def _ship(card: dict[str, Any], folder: Path, kit: Path) -> None:
+    """Re-choose the shipped variant on the device's p50 and put its files in place."""
+    from .finalize import INT8_VARIANTS, choose_variant
+
+    rows = {n: {**v, "p50_ms": v["device"]["p50_ms"]} for n, v in card["variants"].items() if "device" in v}
+    shipped, reasons = choose_variant(rows, card.get("tolerance", 0.01), card["search"]["budget_ms"])
+    float_shipped = card["variants"][shipped].get("quantized_from", shipped)
+    shutil.copyfile(kit / "models" / f"{float_shipped}.onnx", folder / "model.onnx")
+    artifacts = {"model.onnx": float_shipped}
+    (folder / "model.int8.onnx").unlink(missing_ok=True)
+    if shipped in INT8_VARIANTS:
+        shutil.copyfile(kit / "models" / f"{shipped}.onnx", folder / "model.int8.onnx")
+        artifacts["model.int8.onnx"] = shipped
+    reasons.update({n: "not measured on the device" for n in card["variants"] if n not in rows})
+    card.update(shipped=shipped, not_shipped=reasons)
+    card["files"] = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size,
+                            "variant": variant} for name, variant in artifacts.items()}
+
+
+def import_device_measurements(study: str, storage: str | None, runs_dir: str) -> dict[str, Any]:
+    """Read every finalized trial's kit results; update cards and, when all are measured, the ladder."""
+    from .study import load_study
+
+    handle = load_study(study, storage, runs_dir)
+    cards = (handle.study.user_attrs.get("final") or {}).get("cards") or {}
+    if not cards:
+        raise NasError(f"study {study!r} has no finalized models; run python -m search finalize first")
+    measured, waiting, ladder = [], [], []
+    for trial, rel in sorted(cards.items(), key=lambda kv: int(kv[0])):
+        folder = handle.artifacts / rel
+        kit = folder / KIT
+        card = _json(folder / "model_card.json")
+        if not (kit / "results.csv").is_file():
+            waiting.append(int(trial) if (kit / "manifest.json").is_file() else f"{trial} (no kit)")
+            continue
+        results, environment = read_variant_results(kit)
+        for variant, figures in results.items():
+            if variant in card["variants"]:
+                card["variants"][variant]["device"] = figures
+        _ship(card, folder, kit)
+        fp32 = card["variants"].get("fp32", {}).get("device")
+        predicted = card["search"].get("predicted_p50_ms")
+        if fp32 and predicted:
+            card["measured_vs_predicted"].update(device_p50_ms=fp32["p50_ms"],
+                                                 device_error_pct=(predicted - fp32["p50_ms"]) / fp32["p50_ms"] * 100)
+        card["device"]["measured_on_device"] = {
+            "source": f"{KIT}/results.csv", "platform": environment.get("platform"),
+            "provider": environment.get("provider"), "threads": environment.get("threads"),
+            "runtime_version": environment.get("runtime_version")}
+        (folder / "model_card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+        (folder / "MODEL_CARD.md").write_text(render_card(card))
+        shipped = card["variants"][card["shipped"]]
+        path = "model.int8.onnx" if "model.int8.onnx" in card["files"] else "model.onnx"
+        ladder.append(LadderEntry(int(trial), card["shipped"], f"{folder.name}/{path}", shipped["device"]["p50_ms"],
+                                  shipped["device"]["p90_ms"], shipped["test_accuracy"],
+                                  card["architecture"]["arch_str"]))
+        measured.append({"trial": int(trial), "shipped": card["shipped"], "device_p50_ms": shipped["device"]["p50_ms"],
+                         "card": str(folder / "MODEL_CARD.md")})
+    ladder_path = None
+    if measured and not waiting:  # a ladder mixing this host's and the device's figures would mislead
+        ladder_path = write_ladder(handle.artifacts / "final" / "ladder.json", ladder, handle.settings["device"],
+                                   handle.settings["budget_ms"])
+    return {"study": study, "measured": measured, "waiting": waiting,
+            "ladder": None if ladder_path is None else str(ladder_path)}
