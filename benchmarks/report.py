@@ -143,6 +143,10 @@ def search_demo(r: dict) -> str:
         ["trained candidates' p50 prediction within ±10% of measured",
          f"{r['trained_p50_within10pct'] * 100:.0f}%", "", ""],
     ]
+    if "profile_rows_now_vs_profiled" in r:
+        drift = r["profile_rows_now_vs_profiled"]
+        rows.append(["the profile's own architectures timed again at the end, vs as profiled (median)",
+                     f"{drift['median_ratio']:.3f}x ({len(drift['ratios'])} models)", "drift check", ""])
     fin = r.get("finalized") or []
     shipped_rows = [[f["trial"], f["shipped"], f"{f['test_accuracy'] * 100:.2f}%", f"{f['measured_p50_ms']:.4g}",
                      f"{f['predicted_p50_ms']:.4g}", f"{f['prediction_error_pct']:+.1f}%",

@@ -26,15 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from hwprofiles.profile import load_profile
 from hwprofiles.runner import Protocol, time_interleaved
 from search.retrieve import load_trained_model, trial_candidate
 from search.study import load_study
+from spaces import create_space
 from spaces.export import export_onnx
 
 from .common import write_result
 
 GOAL_MINUTES, GOAL_TEST_ACC, GOAL_WITHIN = 10.0, 0.97, 0.95
 REJECTED_SAMPLE = 12
+DRIFT_SAMPLE = 8
 
 
 def _measure(models: list[tuple], folder: Path, name: str) -> list[float]:
@@ -93,8 +96,19 @@ def main() -> None:
                                 "upper_ms": t.user_attrs["predicted_upper_ms"]})
             elif status == "infeasible":
                 rejected.append(t)
-        for row, ms in zip(trained, _measure(models, tmp, "m")):
+        # drift check: some of the profile's own architectures, timed again now beside the candidates
+        profile = load_profile(tmp / "profiles" / "local")
+        fp32_rows = [m for m in profile.measurements if m.precision == "fp32" and m.repeat == 0]
+        again = [fp32_rows[i] for i in np.random.default_rng(1).choice(len(fp32_rows), DRIFT_SAMPLE, replace=False)]
+        space = create_space("mobile_cnn")
+        for m in again:
+            torch.manual_seed(0)
+            shape = tuple(int(v) for v in m.input_shape.split("x"))
+            models.append((space.build(space.parse(m.arch_str), in_chans=shape[0], img_size=shape[1]).eval(), shape))
+        timed = _measure(models, tmp, "m")
+        for row, ms in zip(trained, timed):
             row["measured_ms"] = ms
+        drift = [now / m.latency_ms for now, m in zip(timed[len(trained):], again)]
         rng = np.random.default_rng(0)
         sample = [rejected[i] for i in sorted(rng.choice(len(rejected), min(REJECTED_SAMPLE, len(rejected)),
                                                          replace=False))]
@@ -118,6 +132,8 @@ def main() -> None:
         "rejected_sample_within_budget_measured": rejected_within,
         "trained_p50_within10pct": float(np.mean([e <= 0.10 for e in errors])),
         "trained_rows": trained, "rejected_rows": rejected_rows, "finalized": finalized,
+        # the profile's own architectures re-timed at the end: > 1 means this host got slower since profiling
+        "profile_rows_now_vs_profiled": {"median_ratio": float(np.median(drift)), "ratios": drift},
         "goals": {"minutes": minutes <= GOAL_MINUTES, "test_accuracy": winner["test_accuracy"] >= GOAL_TEST_ACC,
                   "within_budget": within >= GOAL_WITHIN,
                   "shipped_within10pct_of_prediction": bool(finalized) and all(

@@ -28,6 +28,7 @@ from spaces import NasError
 from .jobs import sha256_file
 from .ladder import LadderEntry, write_ladder
 from .modelcard import render_card
+from .screen import LOCAL_DEVICE
 
 __all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements"]
 
@@ -120,6 +121,9 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     from .study import load_study
 
     handle = load_study(study, storage, runs_dir)
+    if handle.settings.get("device") == LOCAL_DEVICE:
+        raise NasError(f"study {study!r} is on the local device: finalize measured its models here already; "
+                       "--import-measurements is for remote devices")
     cards = (handle.study.user_attrs.get("final") or {}).get("cards") or {}
     if not cards:
         raise NasError(f"study {study!r} has no finalized models; run python -m search finalize first")

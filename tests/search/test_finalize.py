@@ -8,6 +8,7 @@ import pytest
 
 from hwprofiles.store import open_profile
 from search.cli import main
+from search.device_kit import import_device_measurements
 from search.driver import run_search
 from search.finalize import FinalizeSettings, choose_variant, finalize_study
 from search.jobs import sha256_file
@@ -87,6 +88,9 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
         assert sha256_file(folder / name) == f["sha256"]
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
+    assert not (folder / "kit").exists()  # measured here: no device kit
+    with pytest.raises(NasError, match="for remote devices"):
+        import_device_measurements("f", None, str(runs))
     # the winner's fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not describe
     assert len(open_profile("local").measurements) == rows_before + 2
     assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
