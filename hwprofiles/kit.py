@@ -35,7 +35,7 @@ from .runner import PROVIDERS, RESULT_COLUMNS, Protocol
 from .sampling import plan_architectures
 from .store import user_dir
 
-__all__ = ["make_kit", "import_kit", "import_csv", "MANIFEST", "RESULTS", "RUNNER"]
+__all__ = ["make_kit", "import_kit", "import_csv", "read_json_object", "MANIFEST", "RESULTS", "RUNNER"]
 
 MANIFEST, RESULTS, RUNNER, ENVIRONMENT = "manifest.json", "results.csv", "run_kit.py", "environment.json"
 
@@ -76,7 +76,8 @@ def make_kit(spaces: tuple[str, ...], count: int, out: str | Path, precisions: t
     return out
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """A kit's JSON file as a dict; a missing or malformed file is one ProfileError naming it."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -135,8 +136,8 @@ def _store(device: DeviceInfo, rows: list[Measurement], root: Path | None) -> Pr
 def import_kit(folder: str | Path, device: str, root: Path | None = None) -> Profile:
     validate_device_name(device)
     folder = Path(folder)
-    manifest = _read_json(folder / MANIFEST)
-    environment = _read_json(folder / ENVIRONMENT)
+    manifest = read_json_object(folder / MANIFEST)
+    environment = read_json_object(folder / ENVIRONMENT)
     rows = _kit_measurements(folder, manifest)
     provider = environment.get("provider", "cpu")
     if provider not in PROVIDERS:

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hwprofiles.kit import read_json_object
 from hwprofiles.runner import Protocol
 from spaces import NasError
 
@@ -59,21 +60,9 @@ def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple
     return kit
 
 
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NasError(f"{path}: missing") from None
-    except json.JSONDecodeError as exc:
-        raise NasError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise NasError(f"{path}: expected a JSON object")
-    return data
-
-
 def read_variant_results(kit: Path) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """(variant -> device p50/p90/p99 ms and runs, the device's environment.json or {})."""
-    manifest = _json(kit / "manifest.json")
+    manifest = read_json_object(kit / "manifest.json")
     variants = {m["file"]: m["variant"] for m in manifest.get("models", [])}
     out: dict[str, dict[str, float]] = {}
     path = kit / "results.csv"
@@ -93,7 +82,7 @@ def read_variant_results(kit: Path) -> tuple[dict[str, dict[str, float]], dict[s
             out[variants[row["model"]]] = figures
     if not out:
         raise NasError(f"{path}: no results")
-    environment = _json(kit / "environment.json") if (kit / "environment.json").exists() else {}
+    environment = read_json_object(kit / "environment.json") if (kit / "environment.json").exists() else {}
     return out, environment
 
 
@@ -131,7 +120,7 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     for trial, rel in sorted(cards.items(), key=lambda kv: int(kv[0])):
         folder = handle.artifacts / rel
         kit = folder / KIT
-        card = _json(folder / "model_card.json")
+        card = read_json_object(folder / "model_card.json")
         if not (kit / "results.csv").is_file():
             waiting.append(int(trial) if (kit / "manifest.json").is_file() else f"{trial} (no kit)")
             continue
