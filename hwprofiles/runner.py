@@ -65,8 +65,11 @@ class Protocol:
             raise ValueError(f"invalid protocol {self}")
 
     @classmethod
-    def from_dict(cls, timing: dict) -> Protocol:
-        """A stored protocol; one without ``rounds`` was measured before rounds existed, i.e. in one round."""
+    def from_dict(cls, timing: dict | None) -> Protocol:
+        """A stored protocol; one without ``rounds`` was measured before rounds existed, i.e. in one round.
+        No stored protocol (``None``, or a profile imported from elsewhere) gives the current default."""
+        if not isinstance(timing, dict):
+            return cls()
         return cls(**{"rounds": 1, **timing})
 
     def round_share(self, first: bool) -> tuple[int, int, float, int]:

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hwprofiles import runner
 from hwprofiles.kit import read_json_object
 from hwprofiles.runner import Protocol
 from spaces import NasError
@@ -34,7 +35,6 @@ from .screen import LOCAL_DEVICE
 __all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements"]
 
 KIT = "kit"
-_RUNNER = Path(__file__).resolve().parents[1] / "hwprofiles" / "runner.py"
 
 
 def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple[int, ...], protocol: Protocol,
@@ -47,7 +47,7 @@ def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple
     for variant, path in singles.items():
         shutil.copyfile(path, models / f"{variant}.onnx")
         entries.append({"file": f"models/{variant}.onnx", "variant": variant, "input_shape": [1, *input_shape]})
-    shutil.copyfile(_RUNNER, kit / "run_kit.py")
+    shutil.copyfile(runner.__file__, kit / "run_kit.py")
     manifest = {"format": 1, "kind": "finalized variants", "device": device,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "protocol": asdict(protocol), "batch": 1, "models": entries}

@@ -301,8 +301,7 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
     data = load_dataset(identity["dataset"], handle.study.user_attrs.get("data_dir"), seed=0)
     profile = open_profile(identity["device"])
     local = profile.name == "local"
-    timing = profile.device.protocol.get("timing")
-    device_protocol = Protocol.from_dict(timing) if isinstance(timing, dict) else Protocol()
+    device_protocol = Protocol.from_dict(profile.device.protocol.get("timing"))
     protocol = device_protocol if local else Protocol()  # a remote device's protocol goes with its kit
     lr = float(identity.get("lr") or 1e-2)
     steps = len(winners) + 1

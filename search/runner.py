@@ -87,9 +87,10 @@ class RayRunner(Runner):
         self.gpus_per_task = min(1.0, gpus / workers) if gpus else 0.0
         self._task = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(execute_job)
         # each worker imports torch and the training code (3-4 s) while the driver opens the study and
-        # proposes the first generation, instead of after the first jobs are handed out
+        # proposes the first generation, instead of after the first jobs are handed out (fire and forget)
         warm = ray.remote(num_cpus=1, max_retries=0)(warm_worker)
-        self._warming = [warm.remote() for _ in range(workers)]
+        for _ in range(workers):
+            warm.remote()
 
     def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
         ray = self.ray

@@ -69,7 +69,7 @@ def local_profile_request(profile: Profile | None, spaces: tuple[str, ...], prec
     timing = profile.device.protocol.get("timing") if profile is not None else None
     return ProfileRequest(device=LOCAL_DEVICE, spaces=spaces, count=count, precisions=(precision,),
                           space_options=dict(space_options or {}),
-                          protocol=Protocol.from_dict(timing) if isinstance(timing, dict) else Protocol())
+                          protocol=Protocol.from_dict(timing))
 
 
 class Screen:
