@@ -5,6 +5,11 @@ archs) on every device: share within ±10% of the predictor, a one-hot
 gradient-boosting baseline (HistGradientBoosting on one-hot arch tokens) and
 the FLOPs-linear baseline, all fitted on the same training split; upper-bound
 coverage vs stated; few-shot leave-one-device-out with K=20 target points.
+
+On nb201, a noise reference beside them: each twin cell (nodes 1 and 2 swapped,
+the same computation) used as the prediction of its twin's latency. Where two
+timings of one computation agree within ±10% only so often, a predictor's share
+is bounded by the noise, not by its features.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from benchmarks.common import write_result
 from hwprofiles.profile import load_profile
+from hwprofiles.published import twin_latencies
 from hwprofiles.store import SHIPPED_DIR
 from predictors import (
     accuracy_metrics,
@@ -47,7 +53,8 @@ def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
     space = create_space(space_name)
     table, fitted = {}, {}
     for device in DEVICES:
-        rows = load_profile(SHIPPED_DIR / device, check_arch=False).select(space=space_name, precision="fp32")
+        profile = load_profile(SHIPPED_DIR / device, check_arch=False)
+        rows = profile.select(space=space_name, precision="fp32")
         data = rows_to_data(rows, space, "fp32")
         X, y = data.X, data.latency_ms
         order = np.random.default_rng(SEED).permutation(len(y))
@@ -61,6 +68,11 @@ def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
             "predictor": accuracy_metrics(p50, y[te], upper), "choice": predictor.choice, "fit_s": round(fit_s, 2),
             "onehot_gbm": accuracy_metrics(onehot_baseline(strs[tr], y[tr], strs[te]), y[te]),
             "flops_linear": accuracy_metrics(fit_flops_baseline(X[tr], y[tr]).predict(X[te]), y[te])}
+        if space_name == "nb201":
+            first, again = (np.array(list(d.values())) for d in twin_latencies(rows))
+            table[device]["twin_as_prediction"] = {
+                "pairs": len(first), "noise_floor_pct_p90": profile.device.noise_floor_pct,
+                "within10": float(np.mean(np.r_[np.abs(again / first - 1), np.abs(first / again - 1)] <= 0.1))}
         fitted[device] = (predictor, data.arch_strs, X, y)
         print(f"{space_name:6s} {device:13s} within10 predictor {table[device]['predictor']['within10']:.3f} "
               f"onehot {table[device]['onehot_gbm']['within10']:.3f} flops {table[device]['flops_linear']['within10']:.3f} "

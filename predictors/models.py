@@ -44,13 +44,21 @@ _ADDITIVE_COLS = np.array([FEATURE_NAMES.index(name) for name in _ADDITIVE_NAMES
 _FLOPS_COL = FEATURE_NAMES.index("total_flops")
 _MIN_ROWS = 5
 
-#: Model choices compared by cross-validation: None = additive only, "gp" = a Gaussian-process
-#: correction, else HistGradientBoosting kwargs for a boosted correction.
-CANDIDATES: dict[str, dict[str, Any] | str | None] = {
-    "additive": None,
-    "additive+gbm_small": {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15, "min_samples_leaf": 10},
-    "additive+gbm_large": {"max_iter": 400, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 5},
-    "additive+gp": "gp",
+#: Model choices compared by cross-validation: name -> (additive columns, correction). The additive
+#: part sums costs over the op kinds ("kinds") or over the op kinds and the space's encoding ("kinds+encoding":
+#: a lookup table per position, plus the counts a space adds, such as nb201's ops as each runtime runs them).
+#: The correction is None, "gp" (a Gaussian process) or HistGradientBoosting kwargs; "absolute_error" boosting
+#: fits the median, which one mis-timed architecture cannot drag (the phones' published latencies have such).
+CANDIDATES: dict[str, tuple[str, dict[str, Any] | str | None]] = {
+    "additive": ("kinds", None),
+    "additive+gbm_small": ("kinds", {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15,
+                                     "min_samples_leaf": 10}),
+    "additive+gbm_large": ("kinds", {"max_iter": 400, "learning_rate": 0.05, "max_leaf_nodes": 31,
+                                     "min_samples_leaf": 5}),
+    "additive+gp": ("kinds", "gp"),
+    "lookup": ("kinds+encoding", None),
+    "lookup+gbm_median": ("kinds+encoding", {"loss": "absolute_error", "max_iter": 400, "learning_rate": 0.05,
+                                             "max_leaf_nodes": 15, "min_samples_leaf": 5}),
 }
 GP_MAX_ROWS = 2000  # the GP's fit is cubic in the rows: above this it is not a candidate
 
@@ -77,9 +85,15 @@ class AdditiveModel:
     coef: np.ndarray = field(default_factory=lambda: np.zeros(len(_ADDITIVE_NAMES)))
     intercept: float = 0.0
     floor_ms: float = 1e-3
+    with_encoding: bool = False  # the space's encoding columns join the op kinds' columns
+
+    def _columns(self, X: np.ndarray) -> np.ndarray:
+        if not self.with_encoding:
+            return X[:, _ADDITIVE_COLS]
+        return np.column_stack([X[:, _ADDITIVE_COLS], X[:, len(FEATURE_NAMES):]])
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> AdditiveModel:
-        A = X[:, _ADDITIVE_COLS]
+        A = self._columns(X)
         scale = np.abs(A).max(axis=0)
         scale[scale == 0] = 1.0
         reg = LinearRegression(positive=True).fit(A / scale, y)
@@ -89,16 +103,12 @@ class AdditiveModel:
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.maximum(X[:, _ADDITIVE_COLS] @ self.coef + self.intercept, self.floor_ms)
+        return np.maximum(self._columns(X) @ self.coef + self.intercept, self.floor_ms)
 
     def to_dict(self) -> dict[str, Any]:
+        names = [*_ADDITIVE_NAMES, *(f"encoding_{i}" for i in range(len(self.coef) - len(_ADDITIVE_NAMES)))]
         return {"intercept_ms": self.intercept, "floor_ms": self.floor_ms,
-                "coef": {name: float(c) for name, c in zip(_ADDITIVE_NAMES, self.coef)}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AdditiveModel:
-        coef = np.array([float(data["coef"].get(name, 0.0)) for name in _ADDITIVE_NAMES])
-        return cls(coef, float(data["intercept_ms"]), float(data["floor_ms"]))
+                "coef": {name: float(c) for name, c in zip(names, self.coef)}}
 
 
 @dataclass
@@ -167,9 +177,10 @@ class _GaussianProcessMean:
         return (K @ self.alpha) * self.constant * self.y_std + self.y_mean
 
 
-def _fit_candidate(X: np.ndarray, y: np.ndarray, params: dict[str, Any] | str | None, random_state: int
-                   ) -> tuple[AdditiveModel, Any]:
-    additive = AdditiveModel().fit(X, y)
+def _fit_candidate(X: np.ndarray, y: np.ndarray, candidate: tuple[str, dict[str, Any] | str | None],
+                   random_state: int) -> tuple[AdditiveModel, Any]:
+    columns, params = candidate
+    additive = AdditiveModel(with_encoding=columns == "kinds+encoding").fit(X, y)
     if params is None:
         return additive, None
     base = additive.predict(X)
@@ -262,7 +273,7 @@ class LatencyPredictor:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
-        return {"precision": self.precision, "choice": self.choice, "corrector": CANDIDATES.get(self.choice),
+        return {"precision": self.precision, "choice": self.choice, "candidate": CANDIDATES.get(self.choice),
                 "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
                 "n_train": self.n_train, "cv_scores": self.cv_scores, "additive": self.additive.to_dict()}
 
@@ -297,7 +308,7 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
     if len(y) < _MIN_ROWS:
         raise PredictorError(f"need at least {_MIN_ROWS} measurements to fit a predictor, got {len(y)}")
     names = list(candidates) if candidates is not None else [
-        n for n in CANDIDATES if CANDIDATES[n] != "gp" or len(y) <= GP_MAX_ROWS]
+        n for n in CANDIDATES if CANDIDATES[n][1] != "gp" or len(y) <= GP_MAX_ROWS]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown or not names:
         raise PredictorError(f"unknown candidate(s) {unknown}; valid: {', '.join(CANDIDATES)}")

@@ -17,7 +17,22 @@ def test_every_published_device_ships_with_both_spaces():
         assert profile.spaces == ("fbnet", "nb201")
         assert len(profile.select(space="fbnet")) == 5000
         assert profile.device.provenance["nb201"]["source"]
-        assert profile.device.noise_floor_pct is None  # not published: shown as unknown, never invented
+        assert "twin cells" in profile.device.provenance["nb201"]["noise_floor"]
+
+
+def test_the_noise_floor_of_published_data_is_the_spread_between_twin_cells():
+    """Twins are one computation timed twice; the floor is never invented, it is measured from them."""
+    from hwprofiles.measure import noise_floor_pct
+    from hwprofiles.published import twin_latencies
+
+    floors = {}
+    for name in ("pixel3", "titan_rtx_32"):
+        profile = open_profile(name, check_arch=False)
+        first, again = twin_latencies(profile.select(space="nb201"))
+        assert len(first) > 1000 and first.keys() == again.keys()
+        floors[name] = noise_floor_pct(first, again)[0]
+        assert profile.device.noise_floor_pct == round(floors[name], 2)
+    assert floors["pixel3"] > 5 * floors["titan_rtx_32"]  # one phone timing vs a batch-32 GPU mean
 
 
 def test_a_shipped_profile_validates_every_arch_string():

@@ -141,3 +141,31 @@ def test_the_gaussian_process_correction_scores_as_scikit_learn_does():
                                rtol=1e-6, atol=1e-8)
     chosen = fit_predictor(train, y[:120], candidates=["additive+gp"], n_splits=3)
     assert chosen.choice == "additive+gp" and np.all(np.isfinite(chosen.predict(test)))
+
+
+def test_lookup_over_the_encoding_learns_what_the_runtime_runs():
+    """Pixel 3 (TFLite) runs ops that build() prunes and drops others: the op-kind sums cannot see it,
+    the lookup over nb201's encoding (ops as each runtime runs them) can."""
+    X, y = _xy("pixel3", "nb201")
+    order = np.random.default_rng(0).permutation(len(y))
+    tr, te = order[:400], order[400:2400]
+
+    def within10(candidates):
+        predictor = fit_predictor(X[tr], y[tr], candidates=candidates, n_splits=3)
+        return np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1)
+
+    assert within10(["lookup"]) > within10(["additive"]) + 0.1
+
+
+def test_the_median_correction_is_not_dragged_by_mistimed_rows():
+    X, y = _xy("gold_6226", "nb201")
+    order = np.random.default_rng(0).permutation(len(y))
+    tr, te = order[:400], order[400:2400]
+    corrupted = y[tr].copy()
+    corrupted[::10] *= 3.0  # one training row in ten timed during a burst
+
+    def within10(candidate):
+        predicted = fit_predictor(X[tr], corrupted, candidates=[candidate], n_splits=3).predict(X[te])
+        return np.mean(np.abs(predicted - y[te]) / y[te] <= 0.1)
+
+    assert within10("lookup+gbm_median") > within10("additive+gbm_small") + 0.2  # measured: 0.74 vs 0.40

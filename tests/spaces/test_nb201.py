@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from spaces import ConfigError, create_space, total_flops, total_params
-from spaces.nb201 import OPS, NB201Config, live_edges
+from spaces.nb201 import OPS, NB201Config, live_edges, output_edges, swapped_twin
 
 from .support import check_model
 
@@ -111,6 +111,40 @@ def test_live_edges_prune_dead_and_disconnected_edges():
     # 0 -> 1 -> 3 is a path even though node 2 is unused
     edges = ("avg_pool_3x3", "none", "none", "none", "nor_conv_1x1", "none")
     assert live_edges(edges) == ((0, 1, "avg_pool_3x3"), (1, 3, "nor_conv_1x1"))
+
+
+def test_output_edges_drop_dead_ends_but_keep_ops_fed_by_zeros():
+    # node 1 is fed by nothing but reaches the output: its conv runs on zeros yet is kept;
+    # node 2 reaches the output only through none: its input conv is a dead end and dropped
+    edges = ("none", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "none")
+    assert output_edges(edges) == ((0, 3, "skip_connect"), (1, 3, "nor_conv_1x1"))
+    assert live_edges(edges) == ((0, 3, "skip_connect"),)
+
+
+def test_swapped_twin_is_the_same_computation(space):
+    edges = ("nor_conv_3x3", "avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "none")
+    twin = swapped_twin(edges)
+    assert twin == ("avg_pool_3x3", "nor_conv_3x3", "none", "skip_connect", "none", "nor_conv_1x1")
+    assert swapped_twin(twin) == edges
+    assert sorted(space.layers(NB201Config(twin)), key=repr) == sorted(space.layers(NB201Config(edges)), key=repr)
+    assert swapped_twin(("skip_connect", "skip_connect", "none", "none", "nor_conv_1x1", "nor_conv_1x1")) is None
+    assert swapped_twin(("skip_connect", "skip_connect", "nor_conv_1x1", "none", "none", "none")) is None
+
+
+def test_encoding_counts_ops_as_each_runtime_runs_them(space):
+    names = space.encoding_names()
+    assert len(names) == len(space.encode(space.extremes()[0]))
+
+    def counts(edges):
+        return {n: v for n, v in zip(names, space.encode(NB201Config(edges))) if not n.startswith("edge_")}
+
+    got = counts(("none", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "none"))
+    assert got["ops_all=nor_conv_3x3"] == 2 and got["ops_all=nor_conv_1x1"] == 1
+    assert got["ops_to_output=nor_conv_3x3"] == 0 and got["ops_to_output=nor_conv_1x1"] == 1
+    assert got["ops_to_output=skip_connect"] == 1 and got["cell_disconnected"] == 0
+    disconnected = counts(("nor_conv_3x3", "none", "skip_connect", "none", "none", "none"))
+    assert disconnected["cell_disconnected"] == 1 and disconnected["ops_all=nor_conv_3x3"] == 1
+    assert disconnected["ops_to_output=nor_conv_3x3"] == 0
 
 
 def test_cell_specs_follow_the_edges(space):
