@@ -76,12 +76,21 @@ def predictor_accuracy(r: dict) -> str:
              f"nb201; Xeon and GPU columns >= {goals['nb201_within10']['cpu_gpu']:.0%}). Settings: {r['settings']}. "
              "Baselines in the same run: a one-hot gradient-boosting model and a FLOPs-linear model.", ""]
     for space in ("nb201", "fbnet"):
+        twins = all("twin_as_prediction" in v for v in r[space].values())
         rows = [[d, _fmt(v["predictor"]), _fmt(v["onehot_gbm"]), _fmt(v["flops_linear"]),
+                 *([f"{v['twin_as_prediction']['within10'] * 100:.1f}% "
+                    f"(floor p90 {v['twin_as_prediction']['noise_floor_pct_p90']}%)"] if twins else []),
                  f"{v['predictor']['spearman']:.3f}", f"{v['predictor']['upper_coverage'] * 100:.1f}%", v["choice"]]
                 for d, v in r[space].items()]
         parts += [f"**{space}** ({r['settings']['train_size'][space]} training architectures, the rest held out)", "",
-                  _table(["device", "predictor", "one-hot GBM", "FLOPs-linear", "Spearman", "upper covers (90%)",
-                          "model"], rows), ""]
+                  _table(["device", "predictor", "one-hot GBM", "FLOPs-linear",
+                          *(["twin cell as the prediction (noise)"] if twins else []), "Spearman",
+                          "upper covers (90%)", "model"], rows), ""]
+        if twins:
+            parts += ["Twin cells (nodes 1 and 2 swapped) are the same computation timed separately: the "
+                      "noise column predicts each one's latency by its twin's. Two timings of one computation "
+                      "agree within ±10% that often. It is a reference for the noise, not a ceiling: a twin carries a "
+                      "second timing's noise, a perfect predictor only the measured one's.", ""]
         few = r.get(f"{space}_fewshot_k20", {})
         if few:
             rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
@@ -221,10 +230,27 @@ def search_tabular(r: dict) -> str:
                f"{r['reachable']['best_val_acc_with_upper_within_budget'] * 100:.2f}% "
                f"({r['reachable']['architectures_with_upper_within_budget']:,} architectures pass the screen); "
                f"{r['reachable']['top10_truly_feasible_predicted_upper_within_budget']} of the 10 most accurate truly "
-               "feasible ones pass it. The gap to the true best is the predictor's error on those architectures.")
+               "feasible ones pass it.")
+            + _twin_check(r)
             + f"\n\nGoals: HV >= plain NSGA-II at 50/100/200: {_met(g['hv_at_least_nsga2'])}; HV above random: "
               f"{_met(g['hv_above_random'])}; best feasible within 0.5 points after 100 evaluations: "
               f"{_met(g['best_within_half_point@100'])}.")
+
+
+def _twin_check(r: dict) -> str:
+    t = r.get("twin_check")
+    if not t:
+        return ""
+    confirmed = t["best_val_acc_confirmed_by_twin"]
+    gap = (confirmed - r["rows"][0]["best_feasible_acc@100"]) * 100
+    return (f"\n\nTwin check (the published latencies were timed once): of the {t['top']} most accurate "
+            f"architectures under the budget, {t['top_with_twin']} have a twin cell (nodes 1 and 2 swapped, the "
+            f"same computation timed separately); {t['top_twins_within_budget']} of those twins are under the "
+            f"budget (twins: {', '.join(map(str, t['top_twins_ms']))} ms): those are under it by the luck of one "
+            f"timing. Among the architectures that have a twin, the best that both timings put under the budget "
+            f"scores {confirmed * 100:.2f}% ({t['architectures_confirmed_by_twin']:,} architectures are confirmed "
+            f"so); the search's best after 100 evaluations is {abs(gap):.2f} points "
+            f"{'below' if gap > 0 else 'above'} it. The goal's gap is measured against the single-timing best, as the issue states it.")
 
 
 def fault_suite(r: dict) -> str:
