@@ -78,19 +78,24 @@ def predictor_accuracy(r: dict) -> str:
     for space in ("nb201", "fbnet"):
         twins = all("twin_as_prediction" in v for v in r[space].values())
         rows = [[d, _fmt(v["predictor"]), _fmt(v["onehot_gbm"]), _fmt(v["flops_linear"]),
-                 *([f"{v['twin_as_prediction']['within10'] * 100:.1f}% "
-                    f"(floor p90 {v['twin_as_prediction']['noise_floor_pct_p90']}%)"] if twins else []),
+                 *([f"{v['twin_as_prediction']['within10'] * 100:.1f}%",
+                    f"{v['twin_as_prediction']['ceiling_within10'] * 100:.1f}%",
+                    f"{v['twin_as_prediction']['noise_floor_pct_p90']}%"] if twins else []),
                  f"{v['predictor']['spearman']:.3f}", f"{v['predictor']['upper_coverage'] * 100:.1f}%", v["choice"]]
                 for d, v in r[space].items()]
         parts += [f"**{space}** ({r['settings']['train_size'][space]} training architectures, the rest held out)", "",
                   _table(["device", "predictor", "one-hot GBM", "FLOPs-linear",
-                          *(["twin cell as the prediction (noise)"] if twins else []), "Spearman",
+                          *(["twin as the prediction", "ceiling (twins)", "noise floor p90"] if twins else []),
+                          "Spearman",
                           "upper covers (90%)", "model"], rows), ""]
         if twins:
-            parts += ["Twin cells (nodes 1 and 2 swapped) are the same computation timed separately: the "
-                      "noise column predicts each one's latency by its twin's. Two timings of one computation "
-                      "agree within ±10% that often. It is a reference for the noise, not a ceiling: a twin carries a "
-                      "second timing's noise, a perfect predictor only the measured one's.", ""]
+            parts += ["Twin cells (nodes 1 and 2 swapped) are the same computation timed separately. "
+                      "'Twin as the prediction': how often a twin's latency is within ±10% of its twin's. "
+                      "'Ceiling': if a predictor gives twins one value and each timing lands within ±10% of it with "
+                      "probability p, independently, both do with probability p², which puts the twins' ratio "
+                      "within [0.9/1.1, 1.1/0.9]; so p <= the square root of the share of twin pairs whose ratio is "
+                      "in that range. A goal above the ceiling cannot be met on that column by a predictor of the "
+                      "computation. The noise floor is the p90 relative spread between twins (device.json).", ""]
         few = r.get(f"{space}_fewshot_k20", {})
         if few:
             rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
