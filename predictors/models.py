@@ -2,10 +2,13 @@
 
 * :class:`AdditiveModel` -- latency as a non-negative sum over op kinds
   (count, FLOPs and bytes of each kind, plus an intercept), the lookup-table
-  idea of nn-Meter fitted by non-negative least squares on milliseconds.
+  idea of nn-Meter fitted by non-negative least squares on milliseconds;
+  optionally over the space's encoding too (a lookup table per position, plus
+  counts a space adds).
 * :class:`LatencyPredictor` -- the additive model, optionally corrected by a
   model of ``log(latency) - log(additive)`` on the log1p named features (gradient
-  boosting, or a Gaussian process, which does better on small profiles),
+  boosting on the squared or the absolute error, or a Gaussian process, which
+  does better on small profiles),
   chosen by K-fold cross-validation, with a split-conformal upper bound from
   the out-of-fold log-ratio residuals.
 * :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.

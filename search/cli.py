@@ -111,7 +111,7 @@ def _cmd_predictor(args: argparse.Namespace) -> int:
     noise = result["noise_floor_pct"]
     print(f"{result['device']} / {result['space']} / {result['precision']}: {result['n_train']} train, "
           f"{result['n_test']} held out; model: {result['model_choice']}; noise floor: "
-          f"{'unknown (published data)' if noise is None else f'{noise:.1f}%'}")
+          f"{'unknown (never timed twice)' if noise is None else f'{noise:.1f}% (p90 run-to-run spread)'}")
     print(f"{'':14}{'within±5%':>10}{'within±10%':>11}{'MAPE':>8}{'Spearman':>10}{'Kendall':>9}"
           f"{'upper covers':>14}")
     for label, key in (("predictor", "predictor"), ("FLOPs-linear", "flops_baseline")):
