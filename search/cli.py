@@ -307,6 +307,9 @@ def _import_measurements(args: argparse.Namespace) -> int:
     if out["waiting"]:
         print(f"  waiting for device results: trial(s) {', '.join(map(str, out['waiting']))} (run python3 run_kit.py "
               "in each trial's kit/ on the device, put results.csv back)")
+    if out["profile"]:
+        print(f"  device profile: {out['profile']['appended']} measurement(s) appended"
+              + (f" to {out['profile']['path']}" if "path" in out["profile"] else f" ({out['profile']['why']})"))
     print(f"  fallback ladder: {out['ladder'] or 'unchanged until every finalized trial is measured on the device'}")
     return 0
 

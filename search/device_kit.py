@@ -9,7 +9,9 @@ device ``python3 run_kit.py`` writes ``results.csv``; with it back in the kit
 folder, ``python -m search finalize --study NAME --import-measurements``
 puts the device's p50/p90/p99 beside each variant, ships again the fastest
 variant within the tolerance *on the device*, compares the prediction with
-the device's measurement, and rewrites the card and the ladder.
+the device's measurement, rewrites the card and the ladder, and appends the
+device's measurements to its profile (a measured one, not a shipped published
+one), so the predictor learns from the winners.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .ladder import LadderEntry, write_ladder
 from .modelcard import render_card
 from .screen import LOCAL_DEVICE
 
-__all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements"]
+__all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements", "append_to_device_profile"]
 
 KIT = "kit"
 
@@ -105,8 +107,29 @@ def _ship(card: dict[str, Any], folder: Path, kit: Path) -> None:
                             "variant": variant} for name, variant in artifacts.items()}
 
 
+def append_to_device_profile(device: str, rows: list) -> dict[str, Any]:
+    """Append the device's rows to its profile, skipping rows it already has (a second import adds nothing).
+
+    A shipped profile is published data and stays as published; a batch other than 1 is not what the kit timed.
+    """
+    from hwprofiles.profile import append_measurements
+    from hwprofiles.store import SHIPPED_DIR, open_profile
+
+    profile = open_profile(device, check_arch=False)
+    if SHIPPED_DIR in Path(profile.path).resolve().parents:
+        return {"appended": 0, "why": f"{device} is a shipped profile of published measurements; it is not changed"}
+    if profile.device.batch != 1:
+        return {"appended": 0, "why": f"the profile is at batch {profile.device.batch}, the kit timed batch 1"}
+    key = lambda m: (m.space, m.arch_str, m.input_shape, m.precision, m.batch)  # noqa: E731
+    have = {key(m) for m in profile.measurements}
+    new = [m for m in rows if key(m) not in have]
+    append_measurements(profile.path, new)
+    return {"appended": len(new), "path": str(profile.path)}
+
+
 def import_device_measurements(study: str, storage: str | None, runs_dir: str) -> dict[str, Any]:
     """Read every finalized trial's kit results; update cards and, when all are measured, the ladder."""
+    from .finalize import variant_measurements
     from .study import load_study
 
     handle = load_study(study, storage, runs_dir)
@@ -116,7 +139,7 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     cards = (handle.study.user_attrs.get("final") or {}).get("cards") or {}
     if not cards:
         raise NasError(f"study {study!r} has no finalized models; run python -m search finalize first")
-    measured, waiting, ladder = [], [], []
+    measured, waiting, ladder, profile_rows = [], [], [], []
     for trial, rel in sorted(cards.items(), key=lambda kv: int(kv[0])):
         folder = handle.artifacts / rel
         kit = folder / KIT
@@ -125,6 +148,9 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
             waiting.append(int(trial) if (kit / "manifest.json").is_file() else f"{trial} (no kit)")
             continue
         results, environment = read_variant_results(kit)
+        arch = card["architecture"]
+        profile_rows += variant_measurements(arch["space"], arch["arch_str"], tuple(arch["input_shape"]),
+                                             {n: f for n, f in results.items() if n in card["variants"]})
         for variant, figures in results.items():
             if variant in card["variants"]:
                 card["variants"][variant]["device"] = figures
@@ -151,5 +177,6 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     if measured and not waiting:  # a ladder mixing this host's and the device's figures would mislead
         ladder_path = write_ladder(handle.artifacts / "final" / "ladder.json", ladder, handle.settings["device"],
                                    handle.settings["budget_ms"])
-    return {"study": study, "measured": measured, "waiting": waiting,
+    profile = append_to_device_profile(handle.settings["device"], profile_rows) if profile_rows else None
+    return {"study": study, "measured": measured, "waiting": waiting, "profile": profile,
             "ladder": None if ladder_path is None else str(ladder_path)}

@@ -272,19 +272,29 @@ def _finalize_trial(handle: StudyHandle, trial, data: ImageData, teacher: _Teach
             "artifacts": artifacts, "shape": shape}
 
 
-def _append_to_profile(profile, result: dict[str, Any]) -> int:
-    cand, shape = result["cand"], result["shape"]
-    rows = []
-    for name, r in result["rows"].items():
-        if name in RESHAPED_VARIANTS:  # its graph is not the one the architecture string describes
+def variant_measurements(space: str, arch_str: str, shape: tuple[int, ...],
+                         figures: dict[str, dict[str, Any]]) -> list[Measurement]:
+    """Profile rows of one architecture's measured variants (p50/p90/p99, and runs, memory, size where known).
+
+    Pruned and low-rank variants are left out: their graph is not the one the architecture string describes.
+    """
+    rows: dict[str, Measurement] = {}
+    for name, r in figures.items():
+        if name in RESHAPED_VARIANTS:
             continue
-        rows.append(Measurement(cand.space.name, cand.config.arch_str, "x".join(map(str, shape)),
-                                "int8" if name in INT8_VARIANTS else "fp32", 1, r["p50_ms"], None, r["p50_ms"], r["p90_ms"],
-                                r["p99_ms"], None, None, r["peak_memory_bytes"], r["file_bytes"]))
-    # distilled and fp32 share an architecture: one float row is enough for the predictor
-    unique = {(m.arch_str, m.precision): m for m in rows}
-    append_measurements(profile.path, unique.values())
-    return len(unique)
+        precision = "int8" if name in INT8_VARIANTS else "fp32"
+        # distilled and fp32 share an architecture: one float row is enough for the predictor
+        rows[precision] = Measurement(space, arch_str, "x".join(map(str, shape)), precision, 1, r["p50_ms"], None,
+                                      r["p50_ms"], r["p90_ms"], r["p99_ms"], None, r.get("runs"),
+                                      r.get("peak_memory_bytes"), r.get("file_bytes"))
+    return list(rows.values())
+
+
+def _append_to_profile(profile, result: dict[str, Any]) -> int:
+    cand = result["cand"]
+    rows = variant_measurements(cand.space.name, cand.config.arch_str, result["shape"], result["rows"])
+    append_measurements(profile.path, rows)
+    return len(rows)
 
 
 def finalize_study(settings: FinalizeSettings, progress: Progress | None = None) -> dict[str, Any]:

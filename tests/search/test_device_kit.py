@@ -88,6 +88,13 @@ def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remo
     assert "## Measured on the device" in (folder / "MODEL_CARD.md").read_text()
     (entry,) = load_ladder(runs / "r" / "final" / "ladder.json")
     assert entry.variant == best and entry.p50_ms == 0.5
+    # the device's figures join its profile, once: the predictor learns from the winners
+    profile = load_profile(runs.parent / "profiles" / "box")
+    arch = card["architecture"]["arch_str"]
+    added = {m.precision: m.latency_ms for m in profile.measurements if m.arch_str == arch and m.p90_ms == 2 * m.p50_ms}
+    assert added == {"fp32": card["variants"]["fp32"]["device"]["p50_ms"],
+                     "int8": card["variants"]["int8"]["device"]["p50_ms"]}
+    assert import_device_measurements("r", None, str(runs))["profile"]["appended"] == 0
 
     # results that do not match the kit are one clear error; a trial without a kit waits
     (kit / "results.csv").write_text("model,latency_ms,mean_ms,p50_ms,p90_ms,p99_ms,std_ms,runs,model_bytes,"
@@ -100,3 +107,15 @@ def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remo
         import_device_measurements("r", None, str(runs))
     shutil.rmtree(kit)
     assert import_device_measurements("r", None, str(runs))["waiting"] == [f"{card['trial']} (no kit)"]
+
+
+def test_a_shipped_published_profile_is_never_appended_to():
+    from hwprofiles.profile import Measurement
+    from hwprofiles.store import open_profile
+    from search.device_kit import append_to_device_profile
+
+    before = len(open_profile("pixel3", check_arch=False).measurements)
+    row = Measurement("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "3x32x32", "fp32", 1, 1.0)
+    out = append_to_device_profile("pixel3", [row])
+    assert out["appended"] == 0 and "shipped" in out["why"]
+    assert len(open_profile("pixel3", check_arch=False).measurements) == before
