@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from .data import LatencyData, default_num_classes, rows_to_data
-from .models import CANDIDATES, LatencyPredictor, fit_predictor, refit_predictor
+from .errors import PredictorError
+from .models import LatencyPredictor, choice_parts, fit_predictor, refit_predictor
 
 __all__ = ["CODE_VERSION", "data_hash", "predictor_for_rows", "clear_cache"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when features or models change: every cached choice becomes stale.
-CODE_VERSION = "predictors-4"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
-# 4: lookup candidates over the encoding (and nb201 counts its ops as each runtime runs them)
+CODE_VERSION = "predictors-5"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
+# 4: lookup candidates over the encoding (and nb201 counts its ops as each runtime runs them); 5: blends
 _MAX_ENTRIES = 32
 _MEMORY: OrderedDict[str, LatencyPredictor] = OrderedDict()
 
@@ -54,7 +55,11 @@ def _read_choice(path: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError) as exc:
         log.warning("ignoring unreadable predictor cache %s: %s", path, exc)
         return None
-    if not isinstance(data, dict) or data.get("code_version") != CODE_VERSION or data.get("choice") not in CANDIDATES:
+    if not isinstance(data, dict) or data.get("code_version") != CODE_VERSION:
+        return None
+    try:
+        choice_parts(data.get("choice"))
+    except PredictorError:
         return None
     return data
 

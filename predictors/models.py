@@ -9,8 +9,10 @@
   model of ``log(latency) - log(additive)`` on the log1p named features (gradient
   boosting on the squared or the absolute error, or a Gaussian process, which
   does better on small profiles),
-  chosen by K-fold cross-validation, with a split-conformal upper bound from
-  the out-of-fold log-ratio residuals.
+  chosen by K-fold cross-validation (or the geometric mean of the two best
+  candidates, "a&b", where its out-of-fold predictions score better and it
+  scores configs as fast as the costliest single candidate), with a
+  split-conformal upper bound from the out-of-fold log-ratio residuals.
 * :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.
 
 Everything is deterministic for a given ``random_state``.
@@ -37,8 +39,8 @@ from .data import check_latencies
 from .errors import PredictorError
 from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
 
-__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "fit_predictor",
-           "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics", "refit_predictor"]
+__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "blendable", "choice_parts",
+           "fit_predictor", "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics", "refit_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +54,42 @@ _MIN_ROWS = 5
 #: a lookup table per position, plus the counts a space adds, such as nb201's ops as each runtime runs them).
 #: The correction is None, "gp" (a Gaussian process) or HistGradientBoosting kwargs; "absolute_error" boosting
 #: fits the median, which one mis-timed architecture cannot drag (the phones' published latencies have such).
+#: At most 200 boosting iterations each: scoring must stay >= 10,000 configs/s with the features included
+#: (measured for every choice by benchmarks/predictor_throughput.py; 400 iterations of 31 leaves fell below).
 CANDIDATES: dict[str, tuple[str, dict[str, Any] | str | None]] = {
     "additive": ("kinds", None),
     "additive+gbm_small": ("kinds", {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15,
                                      "min_samples_leaf": 10}),
-    "additive+gbm_large": ("kinds", {"max_iter": 400, "learning_rate": 0.05, "max_leaf_nodes": 31,
+    "additive+gbm_large": ("kinds", {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
                                      "min_samples_leaf": 5}),
     "additive+gp": ("kinds", "gp"),
     "lookup": ("kinds+encoding", None),
-    "lookup+gbm_median": ("kinds+encoding", {"loss": "absolute_error", "max_iter": 400, "learning_rate": 0.05,
+    "lookup+gbm_median": ("kinds+encoding", {"loss": "absolute_error", "max_iter": 200, "learning_rate": 0.1,
                                              "max_leaf_nodes": 15, "min_samples_leaf": 5}),
 }
 GP_MAX_ROWS = 2000  # the GP's fit is cubic in the rows: above this it is not a candidate
+BLEND = "&"  # "a&b": the geometric mean of candidates a and b
+MAX_BLEND_ITERATIONS = 200  # as many boosting iterations as the costliest single candidate holds
+
+
+def blendable(a: str, b: str) -> bool:
+    """Whether a blend of ``a`` and ``b`` scores as fast as the costliest single candidate: no Gaussian
+    process (its cost grows with the training rows) and no more boosting iterations than that candidate."""
+    corrections = [CANDIDATES[a][1], CANDIDATES[b][1]]
+    if "gp" in corrections:
+        return False
+    return sum(c.get("max_iter", 100) for c in corrections if isinstance(c, dict)) <= MAX_BLEND_ITERATIONS
+
+
+def choice_parts(choice: str) -> list[str]:
+    """The candidates a choice is made of (one, or two for a blend); an error for an unknown name."""
+    parts = choice.split(BLEND) if isinstance(choice, str) else []
+    if not 1 <= len(parts) <= 2 or any(p not in CANDIDATES for p in parts) or (
+            len(parts) == 2 and not blendable(*parts)):
+        raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}, or two of them "
+                             f"joined by {BLEND!r} (no Gaussian process, at most {MAX_BLEND_ITERATIONS} boosting "
+                             "iterations together)")
+    return parts
 
 
 def _as_features(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, precision: str) -> np.ndarray:
@@ -228,8 +254,7 @@ class LatencyPredictor:
     """A fitted latency model of one (device, space, precision): p50 and a conformal upper bound."""
 
     precision: str
-    additive: AdditiveModel
-    corrector: Any  # None, a HistGradientBoostingRegressor or a Gaussian-process pipeline
+    parts: list[tuple[AdditiveModel, Any]]  # (additive, corrector) per candidate of the choice; a blend has two
     choice: str
     log_upper_q: float
     coverage: float
@@ -245,7 +270,9 @@ class LatencyPredictor:
                 f"this predictor was fitted on {self.n_features} features per architecture, got {X.shape[1]}"
                 + ("; use score(space, configs) or predictors.arch_features" if self.n_features > len(FEATURE_NAMES)
                    else ""))
-        return _predict_candidate(self.additive, self.corrector, X)
+        if len(self.parts) == 1:
+            return _predict_candidate(*self.parts[0], X)
+        return np.exp(np.mean([np.log(_predict_candidate(*part, X)) for part in self.parts], axis=0))
 
     def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray) -> np.ndarray:
         """Median latency (ms) of each architecture (LayerSpec lists or a feature matrix)."""
@@ -278,7 +305,8 @@ class LatencyPredictor:
         """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
         return {"precision": self.precision, "choice": self.choice, "candidate": CANDIDATES.get(self.choice),
                 "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
-                "n_train": self.n_train, "cv_scores": self.cv_scores, "additive": self.additive.to_dict()}
+                "n_train": self.n_train, "cv_scores": self.cv_scores,
+                "additive": [additive.to_dict() for additive, _ in self.parts]}
 
 
 def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits: int, random_state: int
@@ -316,7 +344,14 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
     if unknown or not names:
         raise PredictorError(f"unknown candidate(s) {unknown}; valid: {', '.join(CANDIDATES)}")
     scores, oof = _cross_validate(X, y, names, min(n_splits, len(y)), random_state)
-    choice = max(names, key=lambda n: (round(scores[n]["within10"], 6), -scores[n]["mape"]))
+    rank = lambda n: (round(scores[n]["within10"], 6), -scores[n]["mape"])  # noqa: E731
+    best = sorted(names, key=rank, reverse=True)
+    choice = best[0]
+    if len(best) > 1 and blendable(*best[:2]):  # no fit: the two best's out-of-fold predictions are at hand
+        blend = BLEND.join(best[:2])
+        oof[blend] = np.sqrt(oof[best[0]] * oof[best[1]])
+        scores[blend] = log_ratio_metrics(oof[blend], y)
+        choice = max((choice, blend), key=rank)
     q = conformal_quantile(np.log(y) - np.log(oof[choice]), coverage)
     log.info("predictor: chose %s (CV within10 %.3f, MAPE %.3f) on %d rows", choice,
              scores[choice]["within10"], scores[choice]["mape"], len(y))
@@ -327,10 +362,9 @@ def refit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_m
                     precision: str, choice: str, log_upper_q: float, coverage: float, random_state: int = 0,
                     cv_scores: dict[str, dict[str, float]] | None = None) -> LatencyPredictor:
     """Fit the chosen candidate on all rows (no CV): deterministic, used to rebuild a cached predictor."""
-    if choice not in CANDIDATES:
-        raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}")
+    names = choice_parts(choice)
     X = _as_features(archs, _check_precision(precision))
     y = check_latencies(latency_ms, len(X))
-    additive, corrector = _fit_candidate(X, y, CANDIDATES[choice], random_state)
-    return LatencyPredictor(precision, additive, corrector, choice, float(log_upper_q), coverage,
+    parts = [_fit_candidate(X, y, CANDIDATES[name], random_state) for name in names]
+    return LatencyPredictor(precision, parts, choice, float(log_upper_q), coverage,
                             dict(cv_scores or {}), random_state, len(y), X.shape[1])

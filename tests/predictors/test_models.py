@@ -169,3 +169,25 @@ def test_the_median_correction_is_not_dragged_by_mistimed_rows():
         return np.mean(np.abs(predicted - y[te]) / y[te] <= 0.1)
 
     assert within10("lookup+gbm_median") > within10("additive+gbm_small") + 0.2  # measured: 0.74 vs 0.40
+
+
+def test_a_blend_is_the_geometric_mean_of_its_two_candidates_and_is_chosen_only_by_cross_validation():
+    from predictors.models import choice_parts, refit_predictor
+
+    X, y = _xy("gold_6226")
+    X, y = X[:200], y[:200]
+    a, b = "additive", "additive+gbm_small"
+    blend = refit_predictor(X, y, "fp32", f"{a}&{b}", 0.1, 0.9)
+    single = {n: refit_predictor(X, y, "fp32", n, 0.1, 0.9).predict(X[:50]) for n in (a, b)}
+    np.testing.assert_allclose(blend.predict(X[:50]), np.sqrt(single[a] * single[b]))
+    chosen = fit_predictor(X, y, candidates=[a, b], n_splits=3)
+    scores = chosen.cv_scores
+    (blended,) = [n for n in scores if "&" in n]  # the two best, best first
+    assert set(choice_parts(blended)) == {a, b} and chosen.choice in scores
+    assert scores[chosen.choice]["within10"] == max(s["within10"] for s in scores.values())
+    with pytest.raises(PredictorError, match="unknown model choice"):
+        choice_parts("additive&nope")
+    with pytest.raises(PredictorError, match="unknown model choice"):
+        choice_parts(None)
+    with pytest.raises(PredictorError, match="at most 200 boosting"):  # two boosted models score too slowly
+        choice_parts("additive+gbm_small&lookup+gbm_median")
