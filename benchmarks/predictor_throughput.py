@@ -51,7 +51,7 @@ def run_space(name: str) -> dict:
     per_choice = {}
     for choice in every_choice():
         predictor = refit_predictor(X, y, "fp32", choice, 0.1, 0.9)
-        per_choice[choice] = N_CONFIGS / _best_of(lambda: predictor.score(space, configs))
+        per_choice[choice] = N_CONFIGS / _best_of(lambda p=predictor: p.score(space, configs))
     flops_s = _best_of(lambda: flops.predict(feature_matrix([space.layers(c, space.input_shape(c)) for c in configs])))
     slowest = min(per_choice, key=per_choice.get)
     out = {"configs": N_CONFIGS, "score_configs_per_s": per_choice, "slowest_choice": slowest,
