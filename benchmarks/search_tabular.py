@@ -116,12 +116,12 @@ def twin_check(budget_ms: float, table, latency, top: int = 30) -> dict:
         return None if twin is None else latency.get(NB201Config(twin).arch_str)
 
     feasible = sorted((a for a in latency if latency[a] <= budget_ms and a in table), key=lambda a: -table[a][0])
-    checked = [(a, twin_ms(a)) for a in feasible[:top]]
-    checked = [(a, ms) for a, ms in checked if ms is not None]
-    confirmed = [a for a in feasible if (ms := twin_ms(a)) is not None and ms <= budget_ms]
+    twins = {a: ms for a in feasible if (ms := twin_ms(a)) is not None}  # in accuracy order, as feasible
+    checked = [twins[a] for a in feasible[:top] if a in twins]
+    confirmed = [a for a, ms in twins.items() if ms <= budget_ms]
     return {"top": top, "top_with_twin": len(checked),
-            "top_twins_within_budget": sum(ms <= budget_ms for _, ms in checked),
-            "top_twins_ms": sorted(round(ms, 2) for _, ms in checked),
+            "top_twins_within_budget": sum(ms <= budget_ms for ms in checked),
+            "top_twins_ms": sorted(round(ms, 2) for ms in checked),
             "best_val_acc_confirmed_by_twin": max(table[a][0] for a in confirmed),
             "architectures_confirmed_by_twin": len(confirmed)}
 

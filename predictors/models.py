@@ -303,7 +303,7 @@ class LatencyPredictor:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
-        return {"precision": self.precision, "choice": self.choice, "candidate": CANDIDATES.get(self.choice),
+        return {"precision": self.precision, "choice": self.choice, "candidates": {n: CANDIDATES[n] for n in choice_parts(self.choice)},
                 "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
                 "n_train": self.n_train, "cv_scores": self.cv_scores,
                 "additive": [additive.to_dict() for additive, _ in self.parts]}
