@@ -157,6 +157,10 @@ def search_demo(r: dict) -> str:
         ["trained candidates' p50 prediction within ±10% of measured",
          f"{r['trained_p50_within10pct'] * 100:.0f}%", "", ""],
     ]
+    if r.get("screening_vs_final_timing"):
+        sv = r["screening_vs_final_timing"]
+        rows.append(["timing at screening (untrained) vs the trained model timed at the end",
+                     f"median {sv['median_ratio']:.3f}x, {sv['within10pct'] * 100:.0f}% within ±10%", "", ""])
     if "profile_rows_now_vs_profiled" in r:
         drift = r["profile_rows_now_vs_profiled"]
         rows.append(["the profile's own architectures timed again at the end, vs as profiled (median)",
@@ -176,7 +180,9 @@ def search_demo(r: dict) -> str:
     return (f"`{r['command']}` exactly as the README gives it, in a fresh folder with empty profile and cache "
             f"folders (so this machine is profiled first). Budget {r['budget_ms']:.3g} ms (derived from the "
             f"profile); {r['trials']} trials proposed, {r['trained']} trained, {r['screened_out']} screened out "
-            "before training. Every trained candidate is then exported from its checkpoint and timed with the "
+            "by prediction"
+            + (f" and {r['measured_out']} timed over the budget on this host" if "measured_out" in r else "")
+            + ", all before training. Every trained candidate is then exported from its checkpoint and timed with the "
             "profile's protocol.\n\n" + _table(["measure", "result", "goal", "met"], rows) + finalize_part)
 
 

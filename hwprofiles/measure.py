@@ -47,7 +47,7 @@ from .sampling import plan_architectures
 from .store import user_dir
 
 __all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "open_or_create", "export_models", "measure_jobs",
-           "model_paths", "profile_local"]
+           "measure_in_chunks", "model_paths", "profile_local"]
 
 log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "torch")
@@ -231,7 +231,7 @@ def measure_jobs(items: list[tuple[ExportJob, str]], request: ProfileRequest, re
             for (job, precision), stats in zip(items, timed)]
 
 
-def _measure_in_chunks(todo: list[tuple[ExportJob, str]], request: ProfileRequest, repeat: int, phase: str,
+def measure_in_chunks(todo: list[tuple[ExportJob, str]], request: ProfileRequest, repeat: int, phase: str,
                        progress: Progress | None) -> list[Measurement]:
     """Measure ``todo`` a chunk at a time, appending each chunk to the profile as soon as it is timed."""
     out: list[Measurement] = []
@@ -276,7 +276,7 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
 
     if request.runtime == "onnxruntime":
         export_models(sorted({j for j, _ in todo}, key=jobs.index), request, progress)
-    _measure_in_chunks(todo, request, 0, "measure", progress)
+    measure_in_chunks(todo, request, 0, "measure", progress)
     if progress and not todo:
         progress("measure", 0, 0)
 
@@ -299,7 +299,7 @@ def _remeasure_for_noise(profile: Profile, jobs: list[ExportJob], request: Profi
     todo = [(j, p) for j in subset for p in request.precisions if (j.space, j.arch_str, p) not in again]
     if todo and request.runtime == "onnxruntime":
         export_models(sorted({j for j, _ in todo}, key=subset.index), request, None)
-    for m in _measure_in_chunks(todo, request, 1, "noise", progress):
+    for m in measure_in_chunks(todo, request, 1, "noise", progress):
         again[(m.space, m.arch_str, m.precision)] = m.latency_ms
     p90, median, pairs = noise_floor_pct(first, again)
     if pairs:

@@ -236,6 +236,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                                                                  "is profiled on first use (default 40)")
     p.add_argument("--predictor-rows", type=int, help="fit the screening predictor on at most this many of the "
                                                       "profile's rows (default all; fitting 15k rows takes ~30 s once)")
+    p.add_argument("--no-candidate-timing", action="store_true",
+                   help="local device: screen by prediction only, without timing each candidate on this host "
+                        "before training it (the study then depends on the profile alone)")
     p.add_argument("--no-finalize", action="store_true", help="skip distillation and quantization of the winners")
 
 
@@ -251,7 +254,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         epochs=args.epochs, halving_rate=None if args.no_halving else args.halving_rate, generation=args.generation,
         population=args.population, sampler=args.sampler, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         study=args.study, storage=args.storage, runs_dir=args.runs_dir, ray_address=args.ray_address,
-        profile_count=args.profile_count, predictor_rows=args.predictor_rows, finalize=not args.no_finalize)
+        profile_count=args.profile_count, predictor_rows=args.predictor_rows, finalize=not args.no_finalize,
+        time_candidates=not args.no_candidate_timing)
     try:
         with PhaseBars() as bars, SearchBar() as bar:
             outcome = run_search(settings, bar, bars)
@@ -260,7 +264,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
               f"{settings.study_name()!r}", file=sys.stderr)
         return 130
     print(f"study {outcome.study}: {outcome.evaluated} trials evaluated, {outcome.feasible} of {outcome.proposed} "
-          f"proposed were predicted within the budget of {outcome.budget_ms:.4g} ms")
+          f"proposed were predicted within the budget of {outcome.budget_ms:.4g} ms"
+          + (f" and then measured within it on this host ({outcome.measured_out} more measured over it, untrained)"
+             if outcome.timed else ""))
     print(f"  storage: {display_url(outcome.storage)}")
     best = outcome.best
     if best is None:

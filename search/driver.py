@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 from spaces import NasError, SearchSpace, create_space
 
 from . import __version__
+from .candidate_timing import CandidateTimer
 from .candidates import Candidate, rebuild_candidate, sample_candidate
 from .coordination import driver_tag, file_lock, heartbeat, orphaned, sqlite_driver_lock
 from .evaluators import Evaluator, TabularEvaluator, TrainingEvaluator
@@ -48,6 +49,8 @@ __all__ = ["run_search", "SearchOutcome", "EVALUATED", "make_evaluator", "trial_
 log = logging.getLogger(__name__)
 EVALUATED = ("complete", "pruned", "failed")  # statuses that count towards --trials
 MAX_INFEASIBLE_IN_A_ROW = 2000
+MAX_MEASURED_OUT_IN_A_ROW = 100
+LATENCY_CONSTRAINT = "latency_upper_minus_budget_ms"  # <= 0 is feasible
 WAIT_FOR_OTHERS_S = 2.0
 RETRIED_ERRORS = ("worker lost", "timed out")  # JobResult.error prefixes of faults outside the trial
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -63,6 +66,8 @@ class SearchOutcome:
     proposed: int
     feasible: int
     best: dict[str, Any] | None
+    timed: bool = False  # candidates were timed on this host before training
+    measured_out: int = 0  # of them, measured over the budget and not trained
 
 
 @dataclass
@@ -73,6 +78,7 @@ class SearchStatus:
     total: int = 0
     proposed: int = 0
     feasible: int = 0
+    measured_out: int = 0
     best_accuracy: float | None = None
     best_latency_ms: float | None = None
 
@@ -108,9 +114,10 @@ def make_evaluator(settings: RunSettings) -> Evaluator:
 
 class _Driver:
     def __init__(self, settings: RunSettings, handle: StudyHandle, spaces: dict[str, SearchSpace], screen: Screen,
-                 budget_ms: float, evaluator: Evaluator, runner: Runner, status_cb: Callable[[SearchStatus], None]):
+                 budget_ms: float, evaluator: Evaluator, runner: Runner, status_cb: Callable[[SearchStatus], None],
+                 timer: CandidateTimer | None = None):
         self.settings, self.handle, self.study = settings, handle, handle.study
-        self.spaces, self.screen, self.budget_ms = spaces, screen, budget_ms
+        self.spaces, self.screen, self.budget_ms, self.timer = spaces, screen, budget_ms, timer
         self.evaluator, self.runner, self.status_cb = evaluator, runner, status_cb
         tabular = isinstance(evaluator, TabularEvaluator)
         self.rungs = (TabularEvaluator.TABLE_EPOCHS,) if tabular else rung_epochs(settings.epochs,
@@ -124,7 +131,7 @@ class _Driver:
     def _sync(self) -> int:
         """Recount the study from the DB (other drivers may share it); return the trials that count
         towards ``--trials``: evaluated ones, plus those another driver is training now."""
-        self.status.evaluated = self.status.proposed = self.status.feasible = 0
+        self.status.evaluated = self.status.proposed = self.status.feasible = self.status.measured_out = 0
         self.status.best_accuracy = self.status.best_latency_ms = None
         me, elsewhere = driver_tag(), 0
         for t in self.study.get_trials(deepcopy=False):
@@ -134,6 +141,8 @@ class _Driver:
             self.status.proposed += 1
             if st != "infeasible":
                 self.status.feasible += 1
+            elif "measured_p50_ms" in t.user_attrs:
+                self.status.measured_out += 1
             if st in EVALUATED and t.state != TrialState.RUNNING:
                 self.status.evaluated += 1
             elif t.state == TrialState.RUNNING and st == "training" and t.user_attrs.get("driver") != me:
@@ -170,9 +179,9 @@ class _Driver:
                  "budget_ms": self.budget_ms, "flops": flops, "n_params": params, "versions": self.versions}
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
-        trial.set_constraint("latency_upper_minus_budget_ms", score.upper_ms - self.budget_ms)
         self.status.proposed += 1
         if score.upper_ms > self.budget_ms:
+            trial.set_constraint(LATENCY_CONSTRAINT, score.upper_ms - self.budget_ms)
             trial.set_user_attr("status", "infeasible")
             trial.set_user_attr("reason", f"predicted upper bound {score.upper_ms:.4g} ms > budget "
                                           f"{self.budget_ms:.4g} ms (p50 {score.p50_ms:.4g} ms); not trained")
@@ -194,6 +203,9 @@ class _Driver:
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             trial.set_user_attr("driver", me)
             attrs = frozen.user_attrs
+            if attrs.get("status") == "training" and LATENCY_CONSTRAINT not in frozen.constraints:
+                # stopped between proposal and timing: it goes on as the prediction screened it
+                trial.set_constraint(LATENCY_CONSTRAINT, float(attrs["predicted_upper_ms"]) - self.budget_ms)
             if attrs.get("status") != "training":
                 trial.set_user_attr("status", "interrupted")
                 trial.set_user_attr("reason", "the driver stopped before this trial was screened")
@@ -316,18 +328,61 @@ class _Driver:
     def _propose_batch(self, want: int) -> list[_Active]:
         batch: list[_Active] = []
         while len(batch) < want:
-            a = self._propose()
-            if a is None:
-                self._in_a_row += 1
-                if self._in_a_row % 50 == 0:
-                    self._report()
-                if self._in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
-                    raise NasError(f"{self._in_a_row} proposals in a row were predicted over the budget of "
-                                   f"{self.budget_ms:g} ms; raise --latency-ms")
-                continue
-            self._in_a_row = 0
-            batch.append(a)
+            proposed: list[_Active] = []
+            while len(proposed) < want - len(batch):
+                a = self._propose()
+                if a is None:
+                    self._in_a_row += 1
+                    if self._in_a_row % 50 == 0:
+                        self._report()
+                    if self._in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
+                        raise NasError(f"{self._in_a_row} proposals in a row were predicted over the budget of "
+                                       f"{self.budget_ms:g} ms; raise --latency-ms")
+                    continue
+                self._in_a_row = 0
+                proposed.append(a)
+            batch += self._admit(proposed)
         return batch
+
+    def _admit(self, proposed: list[_Active]) -> list[_Active]:
+        """Those of ``proposed`` that go on to training. With a timer (the local device) each is timed
+        first and one measured over the budget is told as infeasible, untrained; the predictor is then
+        refitted on the new timings, before the next proposal."""
+        measured: list[float | None] = [None] * len(proposed)
+        if self.timer is not None and proposed:
+            timed_before = len(self.timer.timed)
+            measured = list(self.timer.measure([a.cand for a in proposed]))
+            if len(self.timer.timed) > timed_before:
+                self._refit()
+        admitted = []
+        for a, ms in zip(proposed, measured):
+            t = a.trial
+            # the constraint holds the larger of the predicted bound and the timing (both must meet the budget)
+            t.set_constraint(LATENCY_CONSTRAINT, (a.upper_ms if ms is None else max(a.upper_ms, ms)) - self.budget_ms)
+            if ms is not None:
+                t.set_user_attr("measured_p50_ms", ms)
+            if ms is None or ms <= self.budget_ms:
+                admitted.append(a)
+                self._measured_out_in_a_row = 0
+                continue
+            t.set_user_attr("status", "infeasible")
+            t.set_user_attr("reason", f"measured p50 {ms:.4g} ms on this host > budget {self.budget_ms:.4g} ms "
+                                      f"(predicted upper bound {a.upper_ms:.4g} ms); not trained")
+            self.study.tell(t, [0.0, ms])
+            self.status.feasible -= 1
+            self.status.measured_out += 1
+            self._measured_out_in_a_row += 1
+            if self._measured_out_in_a_row >= MAX_MEASURED_OUT_IN_A_ROW:
+                raise NasError(f"{self._measured_out_in_a_row} candidates in a row were measured over the budget of "
+                               f"{self.budget_ms:g} ms on this host; raise --latency-ms")
+        return admitted
+
+    def _refit(self) -> None:
+        """The screen refitted on the profile as the timer left it; later trials record its versions."""
+        assert self.timer is not None
+        self.screen = self.screen.reloaded()
+        self.timer.profile = self.screen.profile
+        self.versions = {**self.versions, **self.screen.versions()}
 
     def run(self) -> None:
         """Adopt orphans, claim a generation, train it; until the study holds ``--trials`` evaluated trials.
@@ -337,7 +392,7 @@ class _Driver:
         ``--trials`` evaluated trials, each evaluated once, however many drivers run it.
         """
         self._report()
-        self._in_a_row = 0
+        self._in_a_row = self._measured_out_in_a_row = 0
         while True:
             with file_lock(self.handle.artifacts / "claims.lock"):
                 adopted = self._adopt_orphans()
@@ -395,8 +450,11 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
         handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
                                                   "data": {"in_chans": in_chans, "num_classes": classes}})
         with sqlite_driver_lock(handle), heartbeat(handle):
+            timer = None
+            if settings.device == LOCAL_DEVICE and settings.time_candidates:
+                timer = CandidateTimer(profile, settings.precision, in_chans, handle.artifacts / "timing")
             driver = _Driver(settings, handle, spaces, screen, budget_ms, evaluator, runner,
-                             status_cb or (lambda s: None))
+                             status_cb or (lambda s: None), timer)
             driver.run()
     best = best_complete(handle.study)
     summary = None
@@ -409,7 +467,8 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
                                                   "test_accuracy": summary["test_accuracy"],
                                                   "predicted_upper_ms": best.values[1]})
     return SearchOutcome(handle_name, handle.storage, handle.artifacts, budget_ms, driver.status.evaluated,
-                         driver.status.proposed, driver.status.feasible, summary)
+                         driver.status.proposed, driver.status.feasible, summary, timer is not None,
+                         driver.status.measured_out)
 
 
 def _stored_budget(settings: RunSettings) -> float | None:

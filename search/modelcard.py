@@ -43,7 +43,8 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
         "dataset": identity.get("dataset"),
         "search": {"val_accuracy": trial.values[0], "epochs": attrs.get("epochs"), "seed": attrs.get("seed"),
                    "predicted_p50_ms": attrs.get("predicted_p50_ms"),
-                   "predicted_upper_ms": attrs.get("predicted_upper_ms"), "budget_ms": identity.get("budget_ms")},
+                   "predicted_upper_ms": attrs.get("predicted_upper_ms"), "budget_ms": identity.get("budget_ms"),
+                   "screening_measured_p50_ms": attrs.get("measured_p50_ms")},
         "variants": rows, "shipped": result["shipped"], "not_shipped": result["reasons"], "notes": result["notes"],
         "tolerance": settings.tolerance,
         "measured_vs_predicted": {
@@ -105,7 +106,10 @@ def render_card(card: dict[str, Any]) -> str:
     lines += ["", "## Latency: measured vs predicted", "",
               f"fp32 measured p50 {_ms(mvp['measured_p50_ms'])} ms; predicted p50 {_ms(mvp['predicted_p50_ms'])} ms "
               f"(upper bound {_ms(s['predicted_upper_ms'])} ms)"
-              + ("" if mvp["error_pct"] is None else f"; prediction error {mvp['error_pct']:+.1f}%") + ".", "",
+              + ("" if mvp["error_pct"] is None else f"; prediction error {mvp['error_pct']:+.1f}%") + "."
+              + ("" if s.get("screening_measured_p50_ms") is None else
+                 f" Timed when the search screened it (untrained weights, same graph): "
+                 f"{_ms(s['screening_measured_p50_ms'])} ms."), "",
               "## Training", "",
               f"- search: validation {s['val_accuracy'] * 100:.2f}% after {s['epochs']} epochs, seed {s['seed']}"]
     if card["teacher"]:

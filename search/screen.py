@@ -90,6 +90,11 @@ class Screen:
         # features are computed as the predictor was fitted: by the space with its default options
         self._feature_spaces = {name: create_space(name) for name in self.spaces}
 
+    def reloaded(self) -> Screen:
+        """The same screen fitted on the profile as it is on disk now (rows appended since are used)."""
+        return Screen(open_profile(self.profile.name), self.spaces, self.precision, self.coverage, self.in_chans,
+                      self.num_classes, self.max_rows)
+
     def score(self, space: SearchSpace, config: ArchConfig) -> Score:
         p50, upper = self.score_many(space, [config])
         return Score(float(p50[0]), float(upper[0]))

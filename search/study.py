@@ -66,6 +66,7 @@ class RunSettings:
     ray_address: str | None = None
     profile_count: int = 40
     predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
+    time_candidates: bool = True  # local device: time each candidate before training it (search.candidate_timing)
     finalize: bool = True
     space_options: dict = field(default_factory=dict)
 

@@ -3,6 +3,7 @@ profile for the tests that search and train."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,12 @@ def _tiny_local_profile(tmp_path_factory):
 
 
 @pytest.fixture
-def local_device(_tiny_local_profile, monkeypatch):
-    """The tiny ``local`` profile, visible to this test only (profiles and cache folders by env)."""
+def local_device(_tiny_local_profile, tmp_path, monkeypatch):
+    """A copy of the tiny ``local`` profile for this test alone (searches append their timings to it),
+    made visible by env; the predictor cache is shared (keyed by the rows)."""
     root, cache = _tiny_local_profile
-    monkeypatch.setenv("SEARCH_PROFILES_DIR", str(root))
+    mine = tmp_path / "local-profiles"
+    shutil.copytree(root / "local", mine / "local")
+    monkeypatch.setenv("SEARCH_PROFILES_DIR", str(mine))
     monkeypatch.setenv("SEARCH_CACHE_DIR", str(cache))
-    return root
+    return mine

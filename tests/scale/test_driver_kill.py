@@ -43,7 +43,8 @@ def _training_rows(db) -> tuple[int, int]:
 
 def test_a_sigkilled_driver_resumes_to_exactly_the_requested_trials(local_device, tmp_path):
     settings = RunSettings(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4,
-                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
+                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12,
+                           time_candidates=False)
     db = tmp_path / "runs" / settings.study_name() / "study.db"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(asdict(settings))], cwd=os.getcwd(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

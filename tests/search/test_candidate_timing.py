@@ -1,0 +1,72 @@
+"""On the local device the driver times each candidate before training it: the budget is kept on
+measurements, and the timings teach the predictor the region the search explores."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from hwprofiles.profile import load_profile, save_profile
+from search.driver import run_search
+from search.study import RunSettings, load_study
+
+from ..tiny import TINY
+
+#: the tiny space at two resolutions: 32 px models take several times as long as 16 px ones
+TWO_SIZES = {"mobile_cnn": {**TINY["mobile_cnn"], "resolutions": (16, 32)}}
+
+
+def _settings(tmp_path, **kw) -> RunSettings:
+    base = dict(space_options=TWO_SIZES, trials=3, epochs=1, halving_rate=None, generation=3, population=3, workers=1,
+                batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
+    return RunSettings(**{**base, **kw})
+
+
+def _make_stale(folder, factor: float) -> float:
+    """Rewrite the local profile as if this host had been ``factor`` times faster when profiled;
+    return the median latency it really measured."""
+    profile = load_profile(folder)
+    real = float(np.median([m.latency_ms for m in profile.measurements]))
+    rows = [m._replace(latency_ms=m.latency_ms * factor, p50_ms=m.p50_ms * factor) for m in profile.measurements]
+    save_profile(dataclasses.replace(profile, measurements=tuple(rows)), folder)
+    return real
+
+
+def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(local_device, tmp_path):
+    """The profile says this host is twice as fast as it is, so 32 px candidates are predicted within a
+    budget that only 16 px ones meet. Timed before training, those are rejected untrained; every trained
+    candidate meets the budget as measured; the timings join the profile and the screen is refitted on them."""
+    folder = local_device / "local"
+    budget = 1.3 * _make_stale(folder, 0.5)
+    rows_before = load_profile(folder).measurements
+    settings = _settings(tmp_path, latency_ms=budget, study="timed")
+    outcome = run_search(settings)
+    trials = load_study("timed", None, settings.runs_dir).study.get_trials()
+
+    measured_out = [t for t in trials if t.user_attrs["status"] == "infeasible" and "measured_p50_ms" in t.user_attrs]
+    assert measured_out and outcome.timed and outcome.measured_out == len(measured_out)
+    for t in measured_out:
+        a = t.user_attrs
+        assert a["predicted_upper_ms"] <= budget < a["measured_p50_ms"]
+        assert "measured p50" in a["reason"] and "not trained" in a["reason"]
+        assert "train_seconds" not in a and t.constraints["latency_upper_minus_budget_ms"] > 0
+    trained = [t for t in trials if "train_seconds" in t.user_attrs]
+    assert len(trained) == 3 and all(t.user_attrs["measured_p50_ms"] <= budget for t in trained)
+
+    timed = {t.user_attrs["arch_str"]: t.user_attrs["measured_p50_ms"] for t in trials
+             if "measured_p50_ms" in t.user_attrs}
+    new_rows = load_profile(folder).measurements[len(rows_before):]
+    assert {m.arch_str: m.latency_ms for m in new_rows} == timed
+    assert all(m.input_shape.startswith("1x") for m in new_rows)  # digits: the models as they are trained
+    versions = [t.user_attrs["versions"]["profile"] for t in trials]
+    assert versions[0] != versions[-1]  # proposals after the first timings came from the refitted screen
+
+
+def test_timing_can_be_turned_off(local_device, tmp_path):
+    settings = _settings(tmp_path, trials=2, generation=2, time_candidates=False, study="untimed")
+    rows_before = len(load_profile(local_device / "local").measurements)
+    outcome = run_search(settings)
+    trials = load_study("untimed", None, settings.runs_dir).study.get_trials()
+    assert not outcome.timed and not any("measured_p50_ms" in t.user_attrs for t in trials)
+    assert len(load_profile(local_device / "local").measurements) == rows_before
