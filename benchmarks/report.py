@@ -182,7 +182,11 @@ def search_demo(r: dict) -> str:
             f"profile); {r['trials']} trials proposed, {r['trained']} trained, {r['screened_out']} screened out "
             "by prediction"
             + (f" and {r['measured_out']} timed over the budget on this host" if "measured_out" in r else "")
-            + ", all before training. Every trained candidate is then exported from its checkpoint and timed with the "
+            + ", all before training."
+            + (" The search timed each candidate the predictor let through on this host before training it, and "
+               "refitted the predictor on those timings after each generation; every prediction below was made "
+               "before the candidate's own timing." if "measured_out" in r else "")
+            + " Every trained candidate is then exported from its checkpoint and timed with the "
             "profile's protocol.\n\n" + _table(["measure", "result", "goal", "met"], rows) + finalize_part)
 
 
