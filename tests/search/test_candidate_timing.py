@@ -62,11 +62,3 @@ def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(loca
     versions = [t.user_attrs["versions"]["profile"] for t in trials]
     assert versions[0] != versions[-1]  # proposals after the first timings came from the refitted screen
 
-
-def test_timing_can_be_turned_off(local_device, tmp_path):
-    settings = _settings(tmp_path, trials=2, generation=2, time_candidates=False, study="untimed")
-    rows_before = len(load_profile(local_device / "local").measurements)
-    outcome = run_search(settings)
-    trials = load_study("untimed", None, settings.runs_dir).study.get_trials()
-    assert not outcome.timed and not any("measured_p50_ms" in t.user_attrs for t in trials)
-    assert len(load_profile(local_device / "local").measurements) == rows_before

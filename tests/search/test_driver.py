@@ -14,6 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hwprofiles.profile import load_profile
 from search.driver import run_search
 from search.evaluators import TabularEvaluator
 from search.jobs import sha256_file
@@ -49,8 +50,12 @@ def _evaluated(trials) -> list:
 
 def test_training_search_records_every_trial_and_extends(local_device, tmp_path):
     settings = _training(tmp_path)
+    rows_before = len(load_profile(local_device / "local").measurements)
     outcome = run_search(settings)
     trials = _trials(settings)
+    # candidate timing off: screened on the prediction alone, and the profile is left as it was
+    assert not outcome.timed and not any("measured_p50_ms" in t.user_attrs for t in trials)
+    assert len(load_profile(local_device / "local").measurements) == rows_before
     assert outcome.evaluated == 4 == len(_evaluated(trials))
     assert all(t.state != TrialState.RUNNING for t in trials)
     for t in trials:
