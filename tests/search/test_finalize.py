@@ -87,6 +87,9 @@ def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
+    # the search timed it on this host (untrained, same graph): the card shows that timing beside the others
+    assert card["search"]["screening_measured_p50_ms"] > 0
+    assert "Timed when the search screened it" in (folder / "MODEL_CARD.md").read_text()
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
     assert not (folder / "kit").exists()  # measured here: no device kit
     with pytest.raises(NasError, match="for remote devices"):

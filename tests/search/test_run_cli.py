@@ -65,7 +65,8 @@ def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
     from search.study import RunSettings
 
     settings = RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
-                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, study="e")
+                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, study="e",
+                           time_candidates=False)  # timing has its own tests
     outcome = run_search(settings)
     trial = outcome.best["trial"]
     out = tmp_path / "model"
