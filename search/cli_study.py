@@ -32,6 +32,7 @@ def _cmd_top(args: argparse.Namespace) -> int:
     front = pareto_front(handle.study, args.max_latency_ms)[:args.k]
     rows = [{"trial": t.number, "space": t.user_attrs.get("space"), "val_accuracy": t.values[0],
              "predicted_p50_ms": t.user_attrs.get("predicted_p50_ms"), "predicted_upper_ms": t.values[1],
+             "measured_p50_ms": t.user_attrs.get("measured_p50_ms"),
              "params": t.user_attrs.get("n_params"), "flops": t.user_attrs.get("flops"),
              "epochs": t.user_attrs.get("epochs"), "arch_str": t.user_attrs.get("arch_str")} for t in front]
     if args.json:
@@ -44,11 +45,12 @@ def _cmd_top(args: argparse.Namespace) -> int:
     budget = handle.settings.get("budget_ms")
     print(f"study {args.study}: Pareto front (validation accuracy vs predicted latency), budget "
           f"{'-' if budget is None else f'{budget:.4g} ms'}")
-    print(f"{'trial':>5}  {'space':<10} {'val acc':>8} {'p50 ms':>8} {'upper ms':>9} {'params':>9} {'MFLOPs':>8}  "
-          f"arch")
+    print(f"{'trial':>5}  {'space':<10} {'val acc':>8} {'p50 ms':>8} {'upper ms':>9} {'timed ms':>9} {'params':>9} "
+          f"{'MFLOPs':>8}  arch")
     for r in rows:
+        timed = "-" if r["measured_p50_ms"] is None else f"{r['measured_p50_ms']:.4g}"  # on this host, if screened so
         print(f"{r['trial']:>5}  {r['space']:<10} {r['val_accuracy'] * 100:>7.2f}% {r['predicted_p50_ms']:>8.4g} "
-              f"{r['predicted_upper_ms']:>9.4g} {r['params']:>9,} {r['flops'] / 1e6:>8.2f}  {r['arch_str']}")
+              f"{r['predicted_upper_ms']:>9.4g} {timed:>9} {r['params']:>9,} {r['flops'] / 1e6:>8.2f}  {r['arch_str']}")
     return 0
 
 

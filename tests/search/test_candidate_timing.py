@@ -4,10 +4,12 @@ measurements, and the timings teach the predictor the region the search explores
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
 from hwprofiles.profile import load_profile, save_profile
+from search.cli import main
 from search.driver import run_search
 from search.study import RunSettings, load_study
 
@@ -33,7 +35,7 @@ def _make_stale(folder, factor: float) -> float:
     return real
 
 
-def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(local_device, tmp_path):
+def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(local_device, tmp_path, capsys):
     """The profile says this host is twice as fast as it is, so 32 px candidates are predicted within a
     budget that only 16 px ones meet. Timed before training, those are rejected untrained; every trained
     candidate meets the budget as measured; the timings join the profile and the screen is refitted on them."""
@@ -61,4 +63,10 @@ def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(loca
     assert all(m.input_shape.startswith("1x") for m in new_rows)  # digits: the models as they are trained
     versions = [t.user_attrs["versions"]["profile"] for t in trials]
     assert versions[0] != versions[-1]  # proposals after the first timings came from the refitted screen
+    # the Pareto front shows each model's timing beside its prediction
+    assert main(["top", "--study", "timed", "--runs-dir", settings.runs_dir, "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(0 < r["measured_p50_ms"] <= budget for r in front)
+    assert main(["top", "--study", "timed", "--runs-dir", settings.runs_dir]) == 0
+    assert "timed ms" in capsys.readouterr().out
 
