@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 
 from hwprofiles.profile import load_profile, save_profile
 from search.cli import main
@@ -70,3 +71,31 @@ def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(loca
     assert main(["top", "--study", "timed", "--runs-dir", settings.runs_dir]) == 0
     assert "timed ms" in capsys.readouterr().out
 
+
+
+def test_ctrl_c_while_timing_loses_nothing(local_device, tmp_path, monkeypatch):
+    """Interrupted between proposal and timing, the candidates are adopted by the re-run as the prediction
+    screened them (their constraint set then), and the study ends with exactly --trials evaluated."""
+    from search.candidate_timing import CandidateTimer
+
+    settings = _settings(tmp_path, trials=2, generation=2, population=2, study="ctrl-c", space_options=TINY)
+    real = CandidateTimer.measure
+
+    def interrupted(self, cands):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CandidateTimer, "measure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(settings)
+    left = [t for t in load_study("ctrl-c", None, settings.runs_dir).study.get_trials()
+            if t.user_attrs.get("status") == "training"]
+    assert left and all(not t.constraints for t in left)
+    monkeypatch.setattr(CandidateTimer, "measure", real)
+    outcome = run_search(settings)
+    trials = load_study("ctrl-c", None, settings.runs_dir).study.get_trials()
+    assert outcome.evaluated == 2
+    for t in left:
+        again = trials[t.number]
+        assert again.user_attrs["status"] in ("complete", "pruned", "failed") and again.params == t.params
+        assert again.constraints["latency_upper_minus_budget_ms"] == pytest.approx(
+            again.user_attrs["predicted_upper_ms"] - again.user_attrs["budget_ms"])
