@@ -14,6 +14,7 @@ timed, exported exactly as ``search profile`` exports its models.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -34,12 +35,16 @@ class CandidateTimer:
 
     def __init__(self, profile: Profile, precision: str, in_chans: int, work: Path):
         self.profile, self.precision, self.in_chans, self.work = profile, precision, in_chans, Path(work)
-        self.request = local_profile_request(profile, tuple(profile.spaces) or ("mobile_cnn",), precision, 1)
+        self.request = local_profile_request(profile, tuple(profile.spaces), precision, 1)
         self.timed: dict[tuple[str, str, str], float] = {}  # what this timer appended, newest profile or not
 
-    def _key(self, cand: Candidate) -> tuple[str, str, str]:
+    def _job(self, cand: Candidate) -> tuple[tuple[str, str, str], ExportJob]:
+        """The profile row's key (space, arch_str, input shape) and the export that times it."""
         shape = cand.space.input_shape(cand.config, self.in_chans)
-        return cand.space.name, cand.config.arch_str, "x".join(map(str, shape))
+        fp32, int8 = model_paths(self.work, cand.space.name, cand.config.arch_str)
+        job = ExportJob(cand.space.name, cand.config.arch_str, shape, str(fp32),
+                        str(int8) if self.precision == "int8" else None)
+        return (cand.space.name, cand.config.arch_str, "x".join(map(str, shape))), job
 
     def _known(self) -> dict[tuple[str, str, str], float]:
         """Timings this profile already holds (first measurements, this precision and batch)."""
@@ -51,18 +56,16 @@ class CandidateTimer:
         """p50 latency of each candidate: from the profile where it was timed before, else timed now
         (all new ones together, their rounds interleaved) and appended to the profile."""
         known = self._known()
-        jobs: dict[tuple[str, str, str], ExportJob] = {}
+        keys, jobs = [], {}
         for cand in cands:
-            key = self._key(cand)
-            if key not in known and key not in jobs:
-                fp32, int8 = model_paths(self.work, cand.space.name, cand.config.arch_str)
-                shape = cand.space.input_shape(cand.config, self.in_chans)
-                jobs[key] = ExportJob(cand.space.name, cand.config.arch_str, shape, str(fp32),
-                                      str(int8) if self.precision == "int8" else None)
+            key, job = self._job(cand)
+            keys.append(key)
+            if key not in known:
+                jobs.setdefault(key, job)
         if jobs:
             self.work.mkdir(parents=True, exist_ok=True)
             try:
-                with _torch_threads(1):
+                with _driver_torch_threads_kept():  # export_job sets one thread, as the profile's exports run
                     for job in jobs.values():
                         export_job(job, self.request.batch, self.request.seed)
                 rows = measure_in_chunks([(j, self.precision) for j in jobs.values()], self.request, 0,
@@ -73,22 +76,15 @@ class CandidateTimer:
                 known[key] = self.timed[key] = row.latency_ms
             log.info("timed %d candidate(s) on this host; %d appended to the %s profile so far",
                      len(rows), len(self.timed), self.profile.name)
-        return [known[self._key(c)] for c in cands]
+        return [known[key] for key in keys]
 
 
-class _torch_threads:
-    """Exports run on one thread (as the profile's do); the driver's own thread count is restored after."""
+@contextlib.contextmanager
+def _driver_torch_threads_kept():
+    import torch
 
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
