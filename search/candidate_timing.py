@@ -65,7 +65,7 @@ class CandidateTimer:
         if jobs:
             self.work.mkdir(parents=True, exist_ok=True)
             try:
-                with _driver_torch_threads_kept():  # export_job sets one thread, as the profile's exports run
+                with _driver_torch_state_kept():
                     for job in jobs.values():
                         export_job(job, self.request.batch, self.request.seed)
                 rows = measure_in_chunks([(j, self.precision) for j in jobs.values()], self.request, 0,
@@ -80,11 +80,14 @@ class CandidateTimer:
 
 
 @contextlib.contextmanager
-def _driver_torch_threads_kept():
+def _driver_torch_state_kept():
+    """export_job sets one thread and seeds torch, as the profile's exports (in their own processes) do;
+    here it runs in the driver's process, whose thread count and random stream stay as they were."""
     import torch
 
     before = torch.get_num_threads()
     try:
-        yield
+        with torch.random.fork_rng(devices=[]):
+            yield
     finally:
         torch.set_num_threads(before)

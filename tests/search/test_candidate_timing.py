@@ -99,3 +99,28 @@ def test_ctrl_c_while_timing_loses_nothing(local_device, tmp_path, monkeypatch):
         assert again.user_attrs["status"] in ("complete", "pruned", "failed") and again.params == t.params
         assert again.constraints["latency_upper_minus_budget_ms"] == pytest.approx(
             again.user_attrs["predicted_upper_ms"] - again.user_attrs["budget_ms"])
+
+
+def test_timing_a_candidate_leaves_the_driver_torch_state_as_it_found_it(local_device, tmp_path):
+    """The driver times candidates in its own process: the export inside must not reseed torch's global
+    generator or change its thread count (a user's script around run_search keeps its random stream)."""
+    import torch
+
+    from hwprofiles.sampling import plan_architectures
+    from search.candidate_timing import CandidateTimer
+    from search.candidates import Candidate
+    from spaces import create_space
+
+    space = create_space("mobile_cnn", **TWO_SIZES["mobile_cnn"])
+    profile = load_profile(local_device / "local")
+    known = {m.arch_str for m in profile.measurements}
+    config = next(c for c in plan_architectures(space, 100, seed=7) if c.arch_str not in known)
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    threads = torch.get_num_threads()
+    timer = CandidateTimer(profile, "fp32", 1, tmp_path / "timing")
+    (ms,) = timer.measure([Candidate(space, config)])
+    assert ms > 0 and len(timer.timed) == 1
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.rand(3), expected)
