@@ -101,12 +101,14 @@ def predictor_accuracy(r: dict) -> str:
                       "in that range. A goal above the ceiling cannot be met on that column by a predictor of the "
                       "computation. The noise floor is the p90 relative spread between twins (device.json).", ""]
         if bursts:
-            parts += ["FBNet has no twins. 'Rows in slow bursts': rows, in the published file's order, that a lookup "
-                      "fitted on all 5,000 rows misses by more than 10% next to a neighbouring row it also misses; "
-                      "in brackets, the share such pairs would hold if misses had nothing to do with the order "
-                      "they were timed in. The excess was timed in slow stretches, which a predictor of the "
-                      "architecture cannot know: 'ceiling (bursts)' is 1 - excess, an estimate (the raspi4 and "
-                      "pixel3 columns are sums of per-layer lookup tables, not timings).", ""]
+            parts += [("FBNet has no twins. " if space == "fbnet" else "")
+                      + "'Rows in slow bursts': rows, in the published file's order (nb201: the arch_index), that "
+                      "a lookup fitted on all the rows misses by more than 10% next to a neighbouring row it also "
+                      "misses; in brackets, the share such pairs would hold if misses had nothing to do with the "
+                      "order they were timed in. The excess was timed in slow (or fast) stretches, which a predictor of the "
+                      "architecture cannot know: 'ceiling (bursts)' is 1 - excess, an estimate"
+                      + (" (the raspi4 and pixel3 columns are sums of per-layer lookup tables, not timings)."
+                         if space == "fbnet" else "; the lower of the two ceilings binds."), ""]
         few = r.get(f"{space}_fewshot_k20", {})
         if few:
             rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
@@ -360,19 +362,30 @@ RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
 }
 
 
+#: benchmarks whose ``--device`` writes ``NAME_DEVICE.json`` beside the default device's ``NAME.json``
+PER_DEVICE = {"search_tabular"}
+
+
 def render() -> str:
     parts = ["# Benchmarks", "",
              "Latest results of the scripts in `benchmarks/` (one per claim; `python -m benchmarks.NAME` writes "
              "`benchmarks/results/NAME.json`; `python -m benchmarks.report` rewrites this page). Every speed "
              "claim is measured beside a baseline in the same run, because these machines are shared and noisy.",
              ""]
+    variants = set()
     for name, (title, renderer) in RENDERERS.items():
         path = RESULTS / f"{name}.json"
         if not path.exists():
             continue
         result = json.loads(path.read_text())
         parts += [f"## {title}", "", f"`python -m benchmarks.{name}` — {_meta(result)}", "", renderer(result), ""]
-    others = sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in RENDERERS)
+        if name in PER_DEVICE:
+            for extra in sorted(RESULTS.glob(f"{name}_*.json")):
+                result = json.loads(extra.read_text())
+                parts += [f"### On `{result['device']}`", "", f"`{result['command']}` — {_meta(result)}", "",
+                          renderer(result), ""]
+                variants.add(extra.stem)
+    others = sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in RENDERERS and p.stem not in variants)
     if others:
         parts += ["## Other results", "", *[f"- `benchmarks/results/{n}.json`" for n in others], ""]
     return "\n".join(parts)
