@@ -2,6 +2,9 @@
 
     python -m benchmarks.search_tabular [--device pixel3] [--seeds 10] [--budget-quantile 0.25]
 
+The default device writes ``results/search_tabular.json``; another writes
+``results/search_tabular_DEVICE.json`` beside it, so devices can be compared.
+
 Three strategies, same seeds, same evaluation counts:
 
 - ``search``: the product's driver (``search.driver.run_search``, NSGA-II with hard
@@ -48,6 +51,7 @@ from spaces.nb201 import NB201Config, swapped_twin
 from .common import RESULTS, SHARED, write_result
 
 CHECKPOINTS = (50, 100, 200)
+DEFAULT_DEVICE = "pixel3"
 POPULATION = 20
 # the published profiles drop a few implausible rows (disconnected cells): such an evaluation counts, but never as
 # feasible; plain samplers are told a large latency for it
@@ -126,9 +130,13 @@ def twin_check(budget_ms: float, table, latency, top: int = 30) -> dict:
             "architectures_confirmed_by_twin": len(confirmed)}
 
 
+def result_name(device: str) -> str:
+    return "search_tabular" if device == DEFAULT_DEVICE else f"search_tabular_{device}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="pixel3")
+    parser.add_argument("--device", default=DEFAULT_DEVICE)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget-quantile", type=float, default=0.25)
     parser.add_argument("--samplers", default="nsga2,tpe", help="the driver's samplers to compare (first: the goal)")
@@ -147,7 +155,7 @@ def main() -> None:
     n = max(CHECKPOINTS)
     reachable = reachable_best(args.device, budget, table, latency)
     if args.reachable_only:
-        path = RESULTS / "search_tabular.json"
+        path = RESULTS / f"{result_name(args.device)}.json"
         result = json.loads(path.read_text())
         if result["budget_ms"] != budget or result["device"] != args.device:
             raise SystemExit(f"{path} was made with another device or budget")
@@ -187,7 +195,7 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     ours, plain, rand = rows[0], rows[-2], rows[-1]
-    write_result("search_tabular", {
+    write_result(result_name(args.device), {
         "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile, "seeds": args.seeds,
         "true_best_val_acc": true_best, "feasible_architectures": len(feasible), "rows": rows,
         "reachable": reachable, "twin_check": twin_check(budget, table, latency),
@@ -197,7 +205,8 @@ def main() -> None:
             "hv_above_random": all(ours[f"hv@{k}"] > rand[f"hv@{k}"] for k in CHECKPOINTS),
             "best_within_half_point@100": ours["gap_to_true_best_points@100"] <= 0.5,
         },
-        "command": "python -m benchmarks.search_tabular",
+        "command": "python -m benchmarks.search_tabular"
+                   + ("" if args.device == DEFAULT_DEVICE else f" --device {args.device}"),
     })
 
 
