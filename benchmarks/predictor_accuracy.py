@@ -72,7 +72,7 @@ def twin_reference(profile) -> dict:
 
 
 def burst_reference(X: np.ndarray, y: np.ndarray) -> dict:
-    """Slow bursts in one device's FBNet column, rows in file order (see the module docstring)."""
+    """Slow bursts in one device's column of a published table, rows in file order (see the module docstring)."""
     ratio = y / AdditiveModel(with_encoding=True).fit(X, y).predict(X)
     off = np.abs(ratio - 1) > 0.1
     neighbour = np.zeros_like(off)

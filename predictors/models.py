@@ -143,7 +143,6 @@ class AdditiveModel:
     floor_ms: float = 1e-3
     with_encoding: bool = False  # the space's encoding columns join the op kinds' columns
     trimmed: bool = False  # refit without the rows the fit misses by far more than it misses most (below)
-    rows_used: int | None = None
     kept_rows: np.ndarray | None = field(default=None, repr=False)  # the rows the last fit used (not stored)
 
     def _columns(self, X: np.ndarray) -> np.ndarray:
@@ -166,8 +165,12 @@ class AdditiveModel:
             if keep_next.sum() < max(_MIN_ROWS, TRIM_MIN_KEPT * len(y)) or (keep_next == keep).all():
                 break
             keep = keep_next
-        self.rows_used, self.kept_rows = int(keep.sum()), keep
+        self.kept_rows = keep
         return self
+
+    @property
+    def rows_used(self) -> int | None:
+        return None if self.kept_rows is None else int(self.kept_rows.sum())
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.maximum(self._columns(X) @ self.coef + self.intercept, self.floor_ms)
