@@ -20,3 +20,6 @@ def test_a_planted_slow_stretch_lowers_the_burst_ceiling_by_its_size():
     planted = burst_reference(data.X, slowed)
     assert planted["rows_in_bursts"] > planted["rows_in_bursts_by_chance"] + 0.015
     assert 0.975 < planted["ceiling_within10"] < clean["ceiling_within10"] - 0.015
+    # the lookup misses the stretch; scaled by the drift its neighbours ran at, it meets it again
+    assert planted["robust_lookup_all_rows_within10"] < clean["robust_lookup_all_rows_within10"] - 0.015
+    assert planted["with_neighbours_drift_within10"] > planted["robust_lookup_all_rows_within10"] + 0.015
