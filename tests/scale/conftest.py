@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -58,19 +60,30 @@ def postgres_url():
     engine.dispose()
 
 
-def _ray_processes() -> set[int]:
-    """Pids of the Ray processes on this machine (their command lines name ray)."""
-    found = set()
+def _cluster_processes(temp: Path, port: int) -> set[int]:
+    """Pids of one Ray cluster's processes: those whose command line names its temp folder or its port
+    (the nodes' daemons), and their descendants (agents, workers). Other Ray instances on this machine,
+    such as a local one another test process started, are not touched."""
+    marks = (str(temp).encode(), f":{port}".encode(), f"={port}".encode())
+    parent, roots = {}, set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if b"ray" in cmdline:
-            found.add(int(entry.name))
-    return found
+        pid = int(entry.name)
+        parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if any(mark in cmdline for mark in marks):
+            roots.add(pid)
+    found, grew = set(roots), True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return found - {os.getpid()}
 
 
 def _stop(pids: set[int]) -> None:
@@ -90,19 +103,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory):
+def ray_cluster():
     """A real two-node Ray cluster on this machine: ``ray start --head`` and a second node joined by
     address, one CPU each. Yields the address; stops exactly what it started (not ``ray stop``,
-    which would end every Ray instance of this user).
+    which would end every Ray instance of this user, nor every process named ray: another test
+    process may run a local instance at the same time).
 
     Token authentication is off for this loopback-only cluster: Ray caches the token it first
     sees in a process, so a token of the cluster's own would break the local instances that the
     other tests of this pytest process start.
     """
     ray_cli = Path(sys.executable).parent / "ray"
-    port, temp = _free_port(), tmp_path_factory.mktemp("ray")
+    # a short folder of its own: Ray's socket paths under it must stay within 107 bytes, which pytest's
+    # temporary folders (deeper still under pytest-xdist) exceed
+    port, temp = _free_port(), Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    before = _ray_processes()
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
     try:
@@ -114,4 +129,5 @@ def ray_cluster(tmp_path_factory):
                 pytest.fail(f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         yield address
     finally:
-        _stop(_ray_processes() - before - {os.getpid()})
+        _stop(_cluster_processes(temp, port))
+        shutil.rmtree(temp, ignore_errors=True)
