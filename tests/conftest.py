@@ -3,6 +3,7 @@ profile for the tests that search and train."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,9 +12,26 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _threads_per_worker() -> int:
+    """pytest-xdist runs a test process per core: each gets its share of the cores, not all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return  # xdist's controller: the workers it starts size themselves
+    # processes the tests start (drivers, profilers) read this; a value the user set is kept
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads_per_worker()))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_and_single_threaded():
     import optuna
+    from threadpoolctl import threadpool_limits
+
+    # OpenMP and BLAS pools of this process (scikit-learn's boosting, numpy) were sized before the above
+    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
