@@ -41,7 +41,7 @@ def test_predictor_beats_flops_baseline_and_covers():
     X, y = _xy("gold_6226")
     order = np.random.default_rng(0).permutation(len(y))
     tr, te = order[:300], order[300:1800]
-    predictor = fit_predictor(X[tr], y[tr], candidates=FAST, n_splits=3)
+    predictor = fit_predictor(X[tr], y[tr], candidates=FAST, n_splits=3, calibration_folds=3)
     p50, upper = predictor.predict_with_upper(X[te])
     within10 = np.mean(np.abs(p50 - y[te]) / y[te] <= 0.1)
     flops = fit_flops_baseline(X[tr], y[tr]).predict(X[te])
@@ -83,7 +83,7 @@ def test_fit_is_deterministic_and_cache_refits_identically(tmp_path):
 
 def test_score_configs_batch():
     X, y = _xy("gold_6226")
-    predictor = fit_predictor(X[:200], y[:200], candidates=FAST, n_splits=3)
+    predictor = fit_predictor(X[:200], y[:200], candidates=FAST, n_splits=3, calibration_folds=3)
     space = create_space("fbnet")
     rows, _ = _data("gold_6226", "fbnet")
     configs = [space.parse(r.arch_str) for r in rows[:50]]
@@ -98,7 +98,7 @@ def test_fewshot_k20_beats_flops_in_spearman():
     sources = []
     for device in ("gold_6226", "titan_rtx_1", "pixel3"):
         X, y = _xy(device)
-        sources.append(fit_predictor(X[:300], y[:300], candidates=FAST, n_splits=3))
+        sources.append(fit_predictor(X[:300], y[:300], candidates=FAST, n_splits=3, calibration_folds=3))
     X, y = _xy("silver_4114")
     shots = np.random.default_rng(0).choice(len(y), 20, replace=False)
     rest = np.setdiff1d(np.arange(len(y)), shots)
@@ -139,7 +139,7 @@ def test_the_gaussian_process_correction_scores_as_scikit_learn_does():
     inputs = _gbm_inputs(test, additive.predict(test))
     np.testing.assert_allclose(_GaussianProcessMean(pipeline).predict(inputs), pipeline.predict(inputs),
                                rtol=1e-6, atol=1e-8)
-    chosen = fit_predictor(train, y[:120], candidates=["additive+gp"], n_splits=3)
+    chosen = fit_predictor(train, y[:120], candidates=["additive+gp"], n_splits=3, calibration_folds=3)
     assert chosen.choice == "additive+gp" and np.all(np.isfinite(chosen.predict(test)))
 
 
@@ -151,7 +151,7 @@ def test_lookup_over_the_encoding_learns_what_the_runtime_runs():
     tr, te = order[:400], order[400:2400]
 
     def within10(candidates):
-        predictor = fit_predictor(X[tr], y[tr], candidates=candidates, n_splits=3)
+        predictor = fit_predictor(X[tr], y[tr], candidates=candidates, n_splits=3, calibration_folds=3)
         return np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1)
 
     assert within10(["lookup"]) > within10(["additive"]) + 0.1
@@ -165,7 +165,7 @@ def test_the_median_correction_is_not_dragged_by_mistimed_rows():
     corrupted[::10] *= 3.0  # one training row in ten timed during a burst
 
     def within10(candidate):
-        predicted = fit_predictor(X[tr], corrupted, candidates=[candidate], n_splits=3).predict(X[te])
+        predicted = fit_predictor(X[tr], corrupted, candidates=[candidate], n_splits=3, calibration_folds=3).predict(X[te])
         return np.mean(np.abs(predicted - y[te]) / y[te] <= 0.1)
 
     assert within10("lookup+gbm_median") > within10("additive+gbm_small") + 0.2  # measured: 0.74 vs 0.40
@@ -181,7 +181,7 @@ def test_a_trimmed_lookup_leaves_out_a_slow_burst_and_keeps_the_table():
     tr, te = order[:500], order[500:]
 
     def within10(candidate):
-        predicted = fit_predictor(X[tr], y[tr], candidates=[candidate], n_splits=3).predict(X[te])
+        predicted = fit_predictor(X[tr], y[tr], candidates=[candidate], n_splits=3, calibration_folds=3).predict(X[te])
         return np.mean(np.abs(predicted - y[te]) / y[te] <= 0.1)
 
     assert within10("lookup_trimmed") > within10("lookup") + 0.03  # measured: 0.949 vs 0.897
@@ -224,7 +224,7 @@ def test_a_blend_is_the_geometric_mean_of_its_two_candidates_and_is_chosen_only_
     blend = refit_predictor(X, y, "fp32", f"{a}&{b}", 0.1, 0.9)
     single = {n: refit_predictor(X, y, "fp32", n, 0.1, 0.9).predict(X[:50]) for n in (a, b)}
     np.testing.assert_allclose(blend.predict(X[:50]), np.sqrt(single[a] * single[b]))
-    chosen = fit_predictor(X, y, candidates=[a, b], n_splits=3)
+    chosen = fit_predictor(X, y, candidates=[a, b], n_splits=3, calibration_folds=3)
     scores = chosen.cv_scores
     (blended,) = [n for n in scores if "&" in n]  # the two best, best first
     assert set(choice_parts(blended)) == {a, b} and chosen.choice in scores
@@ -247,3 +247,17 @@ def test_the_robust_relative_lookup_meets_the_raspberry_pi_goal():
     tr, te = order[:900], order[900:]
     predictor = refit_predictor(X[tr], y[tr], "fp32", "lookup_trimmed", 0.1, 0.9)
     assert np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1) >= 0.75  # measured: 0.759
+
+
+def test_the_upper_bound_is_calibrated_on_twenty_folds_and_covers_as_stated():
+    """FBNet on titan_rtx_32 as published, 500 training rows: residuals of lookups fitted on 4/5 of them
+    overstate the error of the one fitted on all (the bound covered 93.5% of the held-out architectures
+    for a stated 90%); calibrated on 20 folds it covers within 3 points of the statement."""
+    from predictors.models import CALIBRATION_FOLDS
+
+    X, y = _xy("titan_rtx_32")
+    order = np.random.default_rng(0).permutation(len(y))
+    tr, te = order[:500], order[500:]
+    predictor = fit_predictor(X[tr], y[tr], coverage=0.9, candidates=["lookup"])
+    assert CALIBRATION_FOLDS == 20
+    assert abs(np.mean(y[te] <= predictor.predict_with_upper(X[te])[1]) - 0.9) <= 0.03  # measured: 0.891
