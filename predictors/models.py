@@ -12,7 +12,7 @@
   chosen by K-fold cross-validation (or the geometric mean of the two best
   candidates, "a&b", where its out-of-fold predictions score better and it
   scores configs as fast as the costliest single candidate), with a
-  split-conformal upper bound from the out-of-fold log-ratio residuals.
+  conformal upper bound from the chosen model's log-ratio residuals out of 20 folds.
 * :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.
 
 Everything is deterministic for a given ``random_state``.

@@ -1,6 +1,6 @@
 """Screening: the device's latency predictors score a candidate before any training.
 
-A candidate is feasible when its predicted upper bound (split-conformal, at the
+A candidate is feasible when its predicted upper bound (conformal, at the
 stated coverage) is within the budget; the budget defaults to the median
 predicted upper bound over balanced samples of the searched spaces. The
 device ``local`` is this machine: it is profiled on first use (a small,
