@@ -127,16 +127,25 @@ def predictor_accuracy(r: dict) -> str:
         if few:
             rows = [[d, _fmt(v["fewshot"]), f"{v['fewshot']['spearman']:.3f}", _fmt(v["flops_linear"]),
                      f"{v['flops_linear']['spearman']:.3f}", f"{v['fewshot'].get('upper_coverage', float('nan')) * 100:.1f}%"]
-                    for d, v in few.items() if d != "mean_cpu_gpu"]
+                    for d, v in few.items() if d not in ("mean_cpu_gpu", "curve_cpu_gpu")]
             mean = few.get("mean_cpu_gpu")
             if mean:
                 rows.append(["**mean, CPU and GPU devices**", f"{mean['within10'] * 100:.1f}%",
                              f"{mean['spearman']:.3f}", "", "", f"{mean['upper_coverage'] * 100:.1f}%"])
+            draws = r["settings"].get("shot_draws")
             parts += [f"Few-shot, leave one device out, K = {r['settings']['k_shots']} on **{space}** (goal: mean "
                       f"Spearman >= {goals['fewshot_k20']['spearman']}, within ±10% >= "
-                      f"{goals['fewshot_k20']['within10']:.0%} on the CPU and GPU devices)", "",
+                      f"{goals['fewshot_k20']['within10']:.0%} on the CPU and GPU devices)"
+                      + (f"; each figure the mean over {draws} random sets of shots" if draws else ""), "",
                       _table(["device", "few-shot within ±10%", "Spearman", "FLOPs-linear within ±10%",
                               "FLOPs Spearman", "upper covers"], rows), ""]
+            curve = few.get("curve_cpu_gpu")
+            if curve:
+                parts += [f"Few-shot against K on **{space}**, mean over the CPU and GPU devices:", "",
+                          _table(["K", "within ±10%", "Spearman", "upper covers (90%)", "FLOPs-linear within ±10%"],
+                                 [[k, f"{v['within10'] * 100:.1f}%", f"{v['spearman']:.3f}",
+                                   f"{v['upper_coverage'] * 100:.1f}%", f"{v['flops_within10'] * 100:.1f}%"]
+                                  for k, v in curve.items()]), ""]
     return "\n".join(parts)
 
 
