@@ -56,6 +56,19 @@ RETRIED_ERRORS = ("worker lost", "timed out")  # JobResult.error prefixes of fau
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def counts_towards_trials(t: optuna.trial.FrozenTrial, me: dict) -> str | None:
+    """How a trial counts towards ``--trials`` for the driver ``me``: "evaluated" once told, "elsewhere"
+    while another driver trains it or is telling its end (its status is written before the tell, a
+    moment in which it is neither; counting it as nothing let a second driver claim one trial too
+    many), or None."""
+    st = t.user_attrs.get("status")
+    if st in EVALUATED and t.state != TrialState.RUNNING:
+        return "evaluated"
+    if t.state == TrialState.RUNNING and (st == "training" or st in EVALUATED) and t.user_attrs.get("driver") != me:
+        return "elsewhere"
+    return None
+
+
 @dataclass
 class SearchOutcome:
     study: str
@@ -143,9 +156,10 @@ class _Driver:
                 self.status.feasible += 1
             elif "measured_p50_ms" in t.user_attrs:
                 self.status.measured_out += 1
-            if st in EVALUATED and t.state != TrialState.RUNNING:
+            counted = counts_towards_trials(t, me)
+            if counted == "evaluated":
                 self.status.evaluated += 1
-            elif t.state == TrialState.RUNNING and st == "training" and t.user_attrs.get("driver") != me:
+            elif counted == "elsewhere":
                 elsewhere += 1
             if st == "complete":
                 self._note_best(t.user_attrs.get("val_accuracy"), t.user_attrs.get("predicted_upper_ms"))
