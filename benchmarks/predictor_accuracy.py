@@ -4,8 +4,8 @@ NAS-Bench-201 (900 training archs, the rest held out) and FBNet (500 training
 archs) on every device: share within ±10% of the predictor, a one-hot
 gradient-boosting baseline (HistGradientBoosting on one-hot arch tokens) and
 the FLOPs-linear baseline, all fitted on the same training split; upper-bound
-coverage vs stated; few-shot leave-one-device-out with K = 10, 20 and 50 target points
-(5 random shot sets each, averaged; the goal is on K = 20).
+coverage vs stated; few-shot leave-one-device-out with K = 10, 20 and 50
+target points (5 random shot sets each, averaged; the goal is on K = 20).
 
 On nb201, the noise beside them, from twin cells (nodes 1 and 2 swapped: the
 same computation, timed separately): how often a twin's latency is within ±10%
@@ -21,9 +21,10 @@ nothing to do with when a row was timed, a share p of missed rows would put
 p(1-(1-p)^2) of the rows in such pairs; what is beyond that was timed in a
 slow stretch, which no predictor of the architecture can know, so 1 - excess
 estimates the most a predictor can place within ±10%. Beside it, the robust
-(trimmed) lookup fitted on all rows, then the same with each row's prediction scaled by the median ratio of the 5 rows timed before
-and the 5 after it: where that lifts the share far, the misses are about when a
-row was timed, not what it computes (a diagnostic, not a predictor).
+(trimmed) lookup fitted on all rows, then the same with each row's prediction
+scaled by the median ratio of the 5 rows timed before and the 5 after it: where
+that lifts the share far, the misses are about when a row was timed, not what
+it computes (a diagnostic, not a predictor).
 ``--references-only`` adds these figures to the existing result without refitting.
 """
 
@@ -99,16 +100,20 @@ def burst_reference(X: np.ndarray, y: np.ndarray) -> dict:
             "with_neighbours_drift_within10": float(np.mean(np.abs(robust / drift - 1) <= 0.1))}
 
 
+def _device_split(space, device: str):
+    """One device's published column of ``space`` and its fixed split: (profile, data, train, held out)."""
+    profile = load_profile(SHIPPED_DIR / device, check_arch=False)
+    data = rows_to_data(profile.select(space=space.name, precision="fp32"), space, "fp32")
+    order = np.random.default_rng(SEED).permutation(len(data.latency_ms))
+    return profile, data, order[:TRAIN_SIZE[space.name]], order[TRAIN_SIZE[space.name]:]
+
+
 def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
     space = create_space(space_name)
     table, fitted = {}, {}
     for device in DEVICES:
-        profile = load_profile(SHIPPED_DIR / device, check_arch=False)
-        rows = profile.select(space=space_name, precision="fp32")
-        data = rows_to_data(rows, space, "fp32")
+        profile, data, tr, te = _device_split(space, device)
         X, y = data.X, data.latency_ms
-        order = np.random.default_rng(SEED).permutation(len(y))
-        tr, te = order[:TRAIN_SIZE[space_name]], order[TRAIN_SIZE[space_name]:]
         t0 = time.perf_counter()
         predictor = fit_predictor(X[tr], y[tr], "fp32", 0.9, SEED, candidates, n_splits)
         fit_s = time.perf_counter() - t0
@@ -168,10 +173,8 @@ def refit_sources(result: dict, space_name: str) -> dict:
     split: deterministic), for few-shot runs without the cross-validation."""
     space, fitted = create_space(space_name), {}
     for device in DEVICES:
-        profile = load_profile(SHIPPED_DIR / device, check_arch=False)
-        data = rows_to_data(profile.select(space=space_name, precision="fp32"), space, "fp32")
+        _, data, tr, _ = _device_split(space, device)
         X, y = data.X, data.latency_ms
-        tr = np.random.default_rng(SEED).permutation(len(y))[:TRAIN_SIZE[space_name]]
         predictor = refit_predictor(X[tr], y[tr], "fp32", result[space_name][device]["choice"], 0.0, 0.9, SEED)
         fitted[device] = (predictor, data.arch_strs, X, y)
     return fitted
