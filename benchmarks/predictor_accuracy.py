@@ -180,6 +180,30 @@ def refit_sources(result: dict, space_name: str) -> dict:
     return fitted
 
 
+def _update_result(update) -> None:
+    """Rewrite part of the committed result in place (its date stays: the rest was measured then)."""
+    path = RESULTS / "predictor_accuracy.json"
+    result = json.loads(path.read_text())
+    update(result)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print("updated", path)
+
+
+def _redo_fewshot(result: dict) -> None:
+    for space_name in ("nb201", "fbnet"):
+        result[f"{space_name}_fewshot_k{K_SHOTS}"] = run_fewshot(refit_sources(result, space_name))
+    result["settings"].update(k_curve=list(K_CURVE), shot_draws=SHOT_DRAWS)
+
+
+def _redo_references(result: dict) -> None:
+    for device in result["nb201"]:
+        profile = load_profile(SHIPPED_DIR / device, check_arch=False)
+        result["nb201"][device]["twin_as_prediction"] = twin_reference(profile)
+        for space_name in ("nb201", "fbnet"):
+            data = rows_to_data(profile.select(space=space_name, precision="fp32"), create_space(space_name), "fp32")
+            result[space_name][device]["bursts"] = burst_reference(data.X, data.latency_ms)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fast", action="store_true", help="CV over additive and one GBM setting, 3 folds")
@@ -189,26 +213,10 @@ def main() -> None:
                     help="redo the few-shot tables of the existing result (its predictors refitted from their choice)")
     args = ap.parse_args()
     if args.fewshot_only:
-        path = RESULTS / "predictor_accuracy.json"
-        result = json.loads(path.read_text())
-        for space_name in ("nb201", "fbnet"):
-            result[f"{space_name}_fewshot_k{K_SHOTS}"] = run_fewshot(refit_sources(result, space_name))
-        result["settings"].update(k_curve=list(K_CURVE), shot_draws=SHOT_DRAWS)
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        print("updated", path)
+        _update_result(_redo_fewshot)
         return
     if args.references_only:
-        path = RESULTS / "predictor_accuracy.json"
-        result = json.loads(path.read_text())
-        for device in result["nb201"]:
-            profile = load_profile(SHIPPED_DIR / device, check_arch=False)
-            result["nb201"][device]["twin_as_prediction"] = twin_reference(profile)
-            for space_name in ("nb201", "fbnet"):
-                data = rows_to_data(profile.select(space=space_name, precision="fp32"), create_space(space_name),
-                                    "fp32")
-                result[space_name][device]["bursts"] = burst_reference(data.X, data.latency_ms)
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        print("updated", path)
+        _update_result(_redo_references)
         return
     candidates, n_splits = (("additive", "additive+gbm_small"), 3) if args.fast else (None, 5)
     payload = {"settings": {"seed": SEED, "train_size": TRAIN_SIZE, "coverage_stated": 0.9, "k_shots": K_SHOTS,

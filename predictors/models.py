@@ -296,6 +296,13 @@ def _predict_candidate(additive: AdditiveModel, corrector: Any, X: np.ndarray) -
     return base * np.exp(corrector.predict(_gbm_inputs(X, base)))
 
 
+def _predict_parts(parts: Sequence[tuple[AdditiveModel, Any]], X: np.ndarray) -> np.ndarray:
+    """A choice's prediction: its one candidate's, or the geometric mean of a blend's two."""
+    if len(parts) == 1:
+        return _predict_candidate(*parts[0], X)
+    return np.exp(np.mean([np.log(_predict_candidate(*part, X)) for part in parts], axis=0))
+
+
 def log_ratio_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     """Within-5/10% shares and MAPE (fractions, not percent) of ``predicted`` against ``measured``."""
     rel = np.abs(predicted - measured) / measured
@@ -336,9 +343,7 @@ class LatencyPredictor:
                 f"this predictor was fitted on {self.n_features} features per architecture, got {X.shape[1]}"
                 + ("; use score(space, configs) or predictors.arch_features" if self.n_features > len(FEATURE_NAMES)
                    else ""))
-        if len(self.parts) == 1:
-            return _predict_candidate(*self.parts[0], X)
-        return np.exp(np.mean([np.log(_predict_candidate(*part, X)) for part in self.parts], axis=0))
+        return _predict_parts(self.parts, X)
 
     def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray) -> np.ndarray:
         """Median latency (ms) of each architecture (LayerSpec lists or a feature matrix)."""
@@ -380,9 +385,8 @@ def _out_of_fold(X: np.ndarray, y: np.ndarray, choice: str, n_splits: int, rando
     the folds it is not in."""
     pred = np.empty_like(y)
     for train, test in KFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X):
-        logs = [np.log(_predict_candidate(*_fit_candidate(X[train], y[train], CANDIDATES[name], random_state), X[test]))
-                for name in choice_parts(choice)]
-        pred[test] = np.exp(np.mean(logs, axis=0))
+        parts = [_fit_candidate(X[train], y[train], CANDIDATES[name], random_state) for name in choice_parts(choice)]
+        pred[test] = _predict_parts(parts, X[test])
     return pred
 
 
