@@ -28,10 +28,11 @@ __all__ = ["CODE_VERSION", "data_hash", "predictor_for_rows", "clear_cache"]
 log = logging.getLogger(__name__)
 
 #: Bump when features or models change: every cached choice becomes stale.
-CODE_VERSION = "predictors-9"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
+CODE_VERSION = "predictors-10"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
 # 4: lookup candidates over the encoding (and nb201 counts its ops as each runtime runs them); 5: blends;
 # 6: trimmed lookups; 7: a boosted correction fitted on the rows the trimmed lookup kept;
-# 8: the trimmed lookup is a biweighted fit in relative error; 9: the upper bound from 20-fold residuals
+# 8: the trimmed lookup is a biweighted fit in relative error; 9: the upper bound from 20-fold residuals;
+# 10: nb201 counts the ops of dead nodes that TFLite still runs
 _MAX_ENTRIES = 32
 _MEMORY: OrderedDict[str, LatencyPredictor] = OrderedDict()
 

@@ -246,7 +246,20 @@ def test_the_robust_relative_lookup_meets_the_raspberry_pi_goal():
     order = np.random.default_rng(0).permutation(len(y))
     tr, te = order[:900], order[900:]
     predictor = refit_predictor(X[tr], y[tr], "fp32", "lookup_trimmed", 0.1, 0.9)
-    assert np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1) >= 0.75  # measured: 0.759
+    assert np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1) >= 0.75  # measured: 0.793 (0.759 before dead_ops_kept)
+
+
+def test_counting_the_dead_ops_tflite_runs_meets_the_pixel3_goal():
+    """nb201 on the Pixel 3 as published, 900 training rows: with the ops of dead nodes that TFLite still runs
+    counted (spaces.nb201.dead_ops_kept), the robust lookup places >= 75% of the held-out architectures within
+    ±10% (72.8% without those counts)."""
+    from predictors.models import refit_predictor
+
+    X, y = _xy("pixel3", "nb201")
+    order = np.random.default_rng(0).permutation(len(y))
+    tr, te = order[:900], order[900:]
+    predictor = refit_predictor(X[tr], y[tr], "fp32", "lookup_trimmed", 0.1, 0.9)
+    assert np.mean(np.abs(predictor.predict(X[te]) - y[te]) / y[te] <= 0.1) >= 0.75  # measured: 0.752
 
 
 def test_the_upper_bound_is_calibrated_on_twenty_folds_and_covers_as_stated():

@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from spaces import ConfigError, create_space, total_flops, total_params
-from spaces.nb201 import OPS, NB201Config, live_edges, output_edges, swapped_twin
+from spaces.nb201 import OPS, NB201Config, dead_ops_kept, live_edges, output_edges, swapped_twin
 
 from .support import check_model
 
@@ -121,6 +121,32 @@ def test_output_edges_drop_dead_ends_but_keep_ops_fed_by_zeros():
     assert live_edges(edges) == ((0, 3, "skip_connect"),)
 
 
+@pytest.mark.parametrize("edges, kept", [
+    # node 2 reaches the output only through none; a conv alone feeding it takes the zero multiply into its weights
+    (("skip_connect", "nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none"), ("nor_conv_3x3",)),
+    # ... a skip alone leaves the multiply to run on its source; an average pool alone is folded away
+    (("skip_connect", "skip_connect", "none", "skip_connect", "nor_conv_1x1", "none"), ("skip_connect",)),
+    (("skip_connect", "avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "none"), ()),
+    # two ops into the dead node: their sum is folded away, both dropped
+    (("skip_connect", "nor_conv_3x3", "nor_conv_1x1", "skip_connect", "nor_conv_1x1", "none"), ()),
+    # ... unless one is a skip from node 1, which is all zeros (fed only by none)
+    (("none", "nor_conv_3x3", "skip_connect", "skip_connect", "nor_conv_1x1", "none"), ("nor_conv_3x3",)),
+    # node 1 dead, its conv alone: kept
+    (("nor_conv_1x1", "avg_pool_3x3", "none", "skip_connect", "none", "nor_conv_1x1"), ("nor_conv_1x1",)),
+    # both dead, a chain 0 -> 1 -> 2 ending in a conv: both ops run
+    (("avg_pool_3x3", "none", "nor_conv_3x3", "skip_connect", "none", "none"), ("nor_conv_3x3", "avg_pool_3x3")),
+    # both dead, a chain ending in a skip: node 1's conv takes the multiply
+    (("nor_conv_3x3", "none", "skip_connect", "skip_connect", "none", "none"), ("nor_conv_3x3",)),
+    # both dead side by side: node 2's conv runs unless node 1 holds a conv too, then neither does
+    (("skip_connect", "nor_conv_3x3", "none", "skip_connect", "none", "none"), ("nor_conv_3x3",)),
+    (("nor_conv_1x1", "nor_conv_3x3", "none", "skip_connect", "none", "none"), ()),
+    # every node live: nothing is dead
+    (("nor_conv_3x3",) * 6, ()),
+])
+def test_dead_ops_kept_as_tflite_runs_them(edges, kept):
+    assert dead_ops_kept(edges) == kept
+
+
 def test_swapped_twin_is_the_same_computation(space):
     edges = ("nor_conv_3x3", "avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "none")
     twin = swapped_twin(edges)
@@ -142,6 +168,9 @@ def test_encoding_counts_ops_as_each_runtime_runs_them(space):
     assert got["ops_all=nor_conv_3x3"] == 2 and got["ops_all=nor_conv_1x1"] == 1
     assert got["ops_to_output=nor_conv_3x3"] == 0 and got["ops_to_output=nor_conv_1x1"] == 1
     assert got["ops_to_output=skip_connect"] == 1 and got["cell_disconnected"] == 0
+    assert got["ops_dead_kept=nor_conv_3x3"] == 0  # node 2's two ops are dropped with it
+    kept = counts(("skip_connect", "nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none"))
+    assert kept["ops_dead_kept=nor_conv_3x3"] == 1 and kept["ops_to_output=nor_conv_3x3"] == 0
     disconnected = counts(("nor_conv_3x3", "none", "skip_connect", "none", "none", "none"))
     assert disconnected["cell_disconnected"] == 1 and disconnected["ops_all=nor_conv_3x3"] == 1
     assert disconnected["ops_to_output=nor_conv_3x3"] == 0
