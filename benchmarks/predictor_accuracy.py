@@ -24,7 +24,9 @@ estimates the most a predictor can place within ±10%. Beside it, the robust
 (trimmed) lookup fitted on all rows, then the same with each row's prediction
 scaled by the median ratio of the 5 rows timed before and the 5 after it: where
 that lifts the share far, the misses are about when a row was timed, not what
-it computes (a diagnostic, not a predictor).
+it computes (a diagnostic, not a predictor). The same drift splits the held-out
+rows: those timed in steady stretches (their neighbours ran within ±2% of the
+robust lookup) and the rest, with the predictor's share on each.
 ``--references-only`` adds these figures to the existing result without refitting.
 """
 
@@ -60,6 +62,7 @@ K_SHOTS = 20  # the goal's K
 K_CURVE = (10, 20, 50)
 SHOT_DRAWS = 5
 NEIGHBOURS = 5  # rows each side in file order, for the drift a row was timed in
+STEADY = 0.02  # a row was timed in a steady stretch where its neighbours' drift is within ±2%
 SEED = 0
 
 
@@ -89,15 +92,27 @@ def burst_reference(X: np.ndarray, y: np.ndarray) -> dict:
     neighbour[:-1] |= off[1:]
     p = float(off.mean())
     in_bursts, chance = float((off & neighbour).mean()), p * (1 - (1 - p) ** 2)
-    # the robust lookup, each row's prediction scaled by how far off its NEIGHBOURS rows before and after it in
-    # the file ran (their median ratio; the row itself left out): what knowing when a row was timed adds
-    robust = y / AdditiveModel(with_encoding=True, trimmed=True).fit(X, y).predict(X)
-    window = np.lib.stride_tricks.sliding_window_view(np.pad(robust, NEIGHBOURS, mode="edge"), 2 * NEIGHBOURS + 1)
-    drift = np.median(np.delete(window, NEIGHBOURS, axis=1), axis=1)
+    robust, drift = neighbour_drift(X, y)
     return {"rows": len(y), "lookup_all_rows_within10": 1 - p, "rows_in_bursts": in_bursts,
             "rows_in_bursts_by_chance": chance, "ceiling_within10": 1 - max(in_bursts - chance, 0.0),
             "robust_lookup_all_rows_within10": float(np.mean(np.abs(robust - 1) <= 0.1)),
             "with_neighbours_drift_within10": float(np.mean(np.abs(robust / drift - 1) <= 0.1))}
+
+
+def neighbour_drift(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ratio to the robust lookup fitted on all rows, and how far off the NEIGHBOURS rows before and
+    after it in the file ran (their median ratio; the row itself left out): when a row was timed, not what it
+    computes."""
+    robust = y / AdditiveModel(with_encoding=True, trimmed=True).fit(X, y).predict(X)
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(robust, NEIGHBOURS, mode="edge"), 2 * NEIGHBOURS + 1)
+    return robust, np.median(np.delete(window, NEIGHBOURS, axis=1), axis=1)
+
+
+def steady_split(p50: np.ndarray, y: np.ndarray, drift: np.ndarray) -> dict:
+    """The predictor's share within ±10% on the held-out rows timed in steady stretches, and on the rest."""
+    within, steady = np.abs(p50 - y) / y <= 0.1, np.abs(drift - 1) <= STEADY
+    return {"steady_share": float(steady.mean()), "predictor_within10_steady": float(within[steady].mean()),
+            "predictor_within10_rest": float(within[~steady].mean()) if (~steady).any() else None}
 
 
 def _device_split(space, device: str):
@@ -126,6 +141,7 @@ def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
         if space_name == "nb201":
             table[device]["twin_as_prediction"] = twin_reference(profile)
         table[device]["bursts"] = burst_reference(X, y)
+        table[device]["steady_rows"] = steady_split(p50, y[te], neighbour_drift(X, y)[1][te])
         fitted[device] = (predictor, data.arch_strs, X, y)
         print(f"{space_name:6s} {device:13s} within10 predictor {table[device]['predictor']['within10']:.3f} "
               f"onehot {table[device]['onehot_gbm']['within10']:.3f} flops {table[device]['flops_linear']['within10']:.3f} "
@@ -221,6 +237,7 @@ def main() -> None:
     candidates, n_splits = (("additive", "additive+gbm_small"), 3) if args.fast else (None, 5)
     payload = {"settings": {"seed": SEED, "train_size": TRAIN_SIZE, "coverage_stated": 0.9, "k_shots": K_SHOTS,
                             "k_curve": list(K_CURVE), "shot_draws": SHOT_DRAWS, "candidates": candidates or "all",
+                            "neighbours": NEIGHBOURS, "steady_within": STEADY,
                             "cv_folds": n_splits},
                "goals": {"nb201_within10": {"raspi4": 0.75, "pixel3": 0.75, "cpu_gpu": 0.97},
                          "fbnet_within10": {"cpu_gpu": 0.97}, "fewshot_k20": {"spearman": 0.95, "within10": 0.70}}}
