@@ -419,7 +419,8 @@ def render() -> str:
         if name in PER_DEVICE:
             for extra in sorted(RESULTS.glob(f"{name}_*.json")):
                 result = json.loads(extra.read_text())
-                parts += [f"### On `{result['device']}`", "", f"`{result['command']}` — {_meta(result)}", "",
+                parts += [f"### On `{result['device']}`, {result.get('seeds', 10)} seeds", "",
+                          f"`{result['command']}` — {_meta(result)}", "",
                           renderer(result), ""]
                 variants.add(extra.stem)
     others = sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in RENDERERS and p.stem not in variants)

@@ -2,8 +2,9 @@
 
     python -m benchmarks.search_tabular [--device pixel3] [--seeds 10] [--budget-quantile 0.25]
 
-The default device writes ``results/search_tabular.json``; another writes
-``results/search_tabular_DEVICE.json`` beside it, so devices can be compared.
+The default run writes ``results/search_tabular.json``; another device writes
+``results/search_tabular_DEVICE.json`` beside it, so devices can be compared, and
+another seed count or set of samplers adds ``_seedsN`` or ``_SAMPLERS`` to the name.
 
 Three strategies, same seeds, same evaluation counts:
 
@@ -130,16 +131,30 @@ def twin_check(budget_ms: float, table, latency, top: int = 30) -> dict:
             "architectures_confirmed_by_twin": len(confirmed)}
 
 
-def result_name(device: str) -> str:
-    return "search_tabular" if device == DEFAULT_DEVICE else f"search_tabular_{device}"
+DEFAULT_SEEDS, DEFAULT_SAMPLERS = 10, "nsga2,tpe"
+
+
+def result_name(device: str, seeds: int = DEFAULT_SEEDS, samplers: str = DEFAULT_SAMPLERS) -> str:
+    """The default run's file, or one beside it per device and per other seed count or samplers."""
+    return "search_tabular" + "".join(f"_{part}" for part in (
+        device if device != DEFAULT_DEVICE else "", f"seeds{seeds}" if seeds != DEFAULT_SEEDS else "",
+        samplers.replace(",", "-") if samplers != DEFAULT_SAMPLERS else "") if part)
+
+
+def command(args: argparse.Namespace) -> str:
+    """The command line that reproduces a run: the module and its non-default options."""
+    options = {"--device": (args.device, DEFAULT_DEVICE), "--seeds": (args.seeds, DEFAULT_SEEDS),
+               "--budget-quantile": (args.budget_quantile, 0.25), "--samplers": (args.samplers, DEFAULT_SAMPLERS)}
+    return " ".join(["python -m benchmarks.search_tabular",
+                     *(f"{flag} {value}" for flag, (value, default) in options.items() if value != default)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=DEFAULT_DEVICE)
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
     parser.add_argument("--budget-quantile", type=float, default=0.25)
-    parser.add_argument("--samplers", default="nsga2,tpe", help="the driver's samplers to compare (first: the goal)")
+    parser.add_argument("--samplers", default=DEFAULT_SAMPLERS, help="the driver's samplers to compare (first: the goal)")
     parser.add_argument("--reachable-only", action="store_true",
                         help="only add the reachable-best analysis to the existing result file")
     args = parser.parse_args()
@@ -155,7 +170,7 @@ def main() -> None:
     n = max(CHECKPOINTS)
     reachable = reachable_best(args.device, budget, table, latency)
     if args.reachable_only:
-        path = RESULTS / f"{result_name(args.device)}.json"
+        path = RESULTS / f"{result_name(args.device, args.seeds, args.samplers)}.json"
         result = json.loads(path.read_text())
         if result["budget_ms"] != budget or result["device"] != args.device:
             raise SystemExit(f"{path} was made with another device or budget")
@@ -195,7 +210,7 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     ours, plain, rand = rows[0], rows[-2], rows[-1]
-    write_result(result_name(args.device), {
+    write_result(result_name(args.device, args.seeds, args.samplers), {
         "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile, "seeds": args.seeds,
         "true_best_val_acc": true_best, "feasible_architectures": len(feasible), "rows": rows,
         "reachable": reachable, "twin_check": twin_check(budget, table, latency),
@@ -205,8 +220,7 @@ def main() -> None:
             "hv_above_random": all(ours[f"hv@{k}"] > rand[f"hv@{k}"] for k in CHECKPOINTS),
             "best_within_half_point@100": ours["gap_to_true_best_points@100"] <= 0.5,
         },
-        "command": "python -m benchmarks.search_tabular"
-                   + ("" if args.device == DEFAULT_DEVICE else f" --device {args.device}"),
+        "command": command(args),
     })
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from benchmarks.search_tabular import hypervolume
+from benchmarks.search_tabular import command, hypervolume, result_name
 
 
 def test_hypervolume_of_a_staircase():
@@ -16,3 +18,13 @@ def test_dominated_and_infeasible_points_add_nothing():
     base = hypervolume([(0.9, 6.0), (0.5, 2.0)], 10.0)
     assert hypervolume([(0.9, 6.0), (0.5, 2.0), (0.4, 3.0), (0.99, 12.0)], 10.0) == pytest.approx(base)
     assert hypervolume([], 10.0) == 0.0
+
+
+def test_a_run_with_other_options_writes_its_own_file_and_records_its_command():
+    assert result_name("pixel3") == "search_tabular"
+    assert result_name("gold_6226") == "search_tabular_gold_6226"
+    assert result_name("gold_6226", 30, "nsga2") == "search_tabular_gold_6226_seeds30_nsga2"
+    run = argparse.Namespace(device="gold_6226", seeds=30, budget_quantile=0.25, samplers="nsga2")
+    assert command(run) == "python -m benchmarks.search_tabular --device gold_6226 --seeds 30 --samplers nsga2"
+    default = argparse.Namespace(device="pixel3", seeds=10, budget_quantile=0.25, samplers="nsga2,tpe")
+    assert command(default) == "python -m benchmarks.search_tabular"
