@@ -41,7 +41,7 @@ def mnist_on_one_thread():
 
     import torch
 
-    from search.datasets import load_dataset
+    from search.training.datasets import load_dataset
 
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)

@@ -31,9 +31,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SEARCH_PROFILES_DIR"] = str(Path(tmp) / "profiles")
         os.environ["SEARCH_CACHE_DIR"] = str(Path(tmp) / "cache")
-        from search.driver import run_search
-        from search.finalize import FinalizeSettings, finalize_study
-        from search.study import RunSettings
+        from search.finalize.pipeline import finalize_study
+        from search.finalize.settings import FinalizeSettings
+        from search.loop.driver import run_search
+        from search.study.settings import RunSettings
 
         runs = str(Path(tmp) / "runs")
         start = time.perf_counter()

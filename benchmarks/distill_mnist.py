@@ -18,7 +18,9 @@ import time
 
 import numpy as np
 
-from search.train import Distillation, Trainer, TrainSettings, accuracy, prepare_images
+from search.training.distillation import Distillation
+from search.training.settings import TrainSettings
+from search.training.trainer import Trainer, accuracy, prepare_images
 from spaces import create_space
 
 from .common import mnist_on_one_thread, write_result

@@ -32,10 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from search.driver import run_search, trial_seed
-from search.evaluators import TrainingEvaluator
-from search.jobs import sha256_file
-from search.study import RunSettings, load_study
+from search.execution.evaluators import TrainingEvaluator
+from search.files import sha256_file
+from search.loop.driver import run_search, trial_seed
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 
 from .common import write_result
 
@@ -107,7 +108,7 @@ def main() -> None:
         settings = RunSettings(space_options=TINY, trials=args.trials, epochs=2, halving_rate=1.0001,
                                generation=10, population=10, workers=2, batch_size=64, seed=SEED,
                                runs_dir=str(root / "runs"), profile_count=12, study="faults")
-        from search.driver import make_evaluator
+        from search.loop.driver import make_evaluator
 
         markers = root / "markers"
         markers.mkdir()

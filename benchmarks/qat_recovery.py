@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from search.qat import quantization_aware_finetune
-from search.train import Trainer, TrainSettings, prepare_images
-from search.variants import calibration_batches, export_variant, onnx_accuracy, quantize_variant
+from search.finalize.qat import quantization_aware_finetune
+from search.finalize.variants import calibration_batches, export_variant, onnx_accuracy, quantize_variant
+from search.training.settings import TrainSettings
+from search.training.trainer import Trainer, prepare_images
 from spaces import create_space
 
 from .common import mnist_on_one_thread, write_result

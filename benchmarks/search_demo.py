@@ -28,8 +28,8 @@ import numpy as np
 
 from hwprofiles.profile import load_profile
 from hwprofiles.runner import Protocol, time_interleaved
-from search.retrieve import load_trained_model, trial_candidate
-from search.study import load_study
+from search.study.retrieve import load_trained_model, trial_candidate
+from search.study.storage import load_study
 from spaces import create_space
 from spaces.export import export_onnx
 

@@ -43,9 +43,10 @@ import numpy as np
 import optuna
 
 from hwprofiles.store import open_profile
-from search.driver import run_search
-from search.evaluators import TabularEvaluator
-from search.study import RunSettings, load_study
+from search.execution.evaluators import TabularEvaluator
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 from spaces import create_space
 from spaces.nb201 import NB201Config, swapped_twin
 
@@ -100,7 +101,7 @@ def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, l
 def reachable_best(device: str, budget_ms: float, table, latency) -> dict:
     """The best accuracy a hard screen can reach: architectures whose predicted upper bound (the 900-row
     predictor the driver uses) is within the budget, and how the truly best ones are predicted."""
-    from search.latency import predictor_for_profile
+    from search.screening.fitting import predictor_for_profile
 
     space = create_space("nb201")
     archs = sorted(table)

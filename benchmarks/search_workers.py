@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from search.driver import run_search
-from search.study import RunSettings, load_study
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 
 from .common import write_result
 

@@ -40,7 +40,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def _settings(trials: int, runs_dir: str, storage: str | None):
-    from search.study import RunSettings
+    from search.study.settings import RunSettings
 
     return RunSettings(device="pixel3", spaces=("nb201",), evaluator="tabular",
                        accuracy_table=str(SHARED / "nb201_accuracy.csv"), trials=trials, generation=8,
@@ -51,7 +51,7 @@ def _settings(trials: int, runs_dir: str, storage: str | None):
 def _driver(trials: int, runs_dir: str, storage: str | None, start_at: float, out) -> None:
     import logging
 
-    from search.driver import run_search
+    from search.loop.driver import run_search
 
     logging.disable(logging.WARNING)
     settings = _settings(trials, runs_dir, storage)

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spaces import NasError, create_space
@@ -35,7 +35,8 @@ from .runner import PROVIDERS, RESULT_COLUMNS, Protocol
 from .sampling import plan_architectures
 from .store import user_dir
 
-__all__ = ["make_kit", "import_kit", "import_csv", "read_json_object", "MANIFEST", "RESULTS", "RUNNER"]
+__all__ = ["make_kit", "write_kit", "read_kit", "KitResults", "import_kit", "import_csv", "read_json_object", "MANIFEST",
+           "RESULTS", "RUNNER", "ENVIRONMENT"]
 
 MANIFEST, RESULTS, RUNNER, ENVIRONMENT = "manifest.json", "results.csv", "run_kit.py", "environment.json"
 
@@ -63,16 +64,29 @@ def make_kit(spaces: tuple[str, ...], count: int, out: str | Path, precisions: t
                     entries.append({"file": f"models/{path.name}", "space": space_name, "arch_str": config.arch_str,
                                     "input_shape": [batch, *shape], "precision": precision})
     export_models(jobs, request, progress)
+    readme = ("Measure these models on the target device (needs python3, numpy, onnxruntime):\n"
+              f"  python3 {RUNNER} --provider cpu        # or cuda / tensorrt\n"
+              "Re-running continues where it stopped. Bring the folder back and run:\n"
+              "  python -m search profile import THIS_FOLDER --device NAME\n")
+    return write_kit(out, entries, protocol, batch, readme)
+
+
+def write_kit(out: Path, entries: list[dict], protocol: Protocol, batch: int, readme: str,
+              **manifest_fields) -> Path:
+    """Finish a kit whose models lie in ``out``: ``manifest.json``, the runner and ``README.txt``.
+
+    Each entry names its model ``file`` (relative to ``out``), ``space``, ``arch_str``, ``input_shape``
+    (batch first) and ``precision``; other keys (a finalized ``variant``) travel with it to ``read_kit``.
+    """
+    for entry in entries:
+        missing = [k for k in ("file", "space", "arch_str", "input_shape", "precision") if k not in entry]
+        if missing:
+            raise ValueError(f"kit entry {entry} lacks {', '.join(missing)}")
     shutil.copyfile(Path(__file__).with_name("runner.py"), out / RUNNER)
     manifest = {"format": 1, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "protocol": asdict(protocol), "batch": batch, "models": entries}
+                **manifest_fields, "protocol": asdict(protocol), "batch": batch, "models": entries}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "README.txt").write_text(
-        "Measure these models on the target device (needs python3, numpy, onnxruntime):\n"
-        f"  python3 {RUNNER} --provider cpu        # or cuda / tensorrt\n"
-        "Re-running continues where it stopped. Bring the folder back and run:\n"
-        "  python -m search profile import THIS_FOLDER --device NAME\n"
-    )
+    (out / "README.txt").write_text(readme)
     return out
 
 
@@ -89,7 +103,20 @@ def read_json_object(path: Path) -> dict:
     return data
 
 
-def _kit_measurements(folder: Path, manifest: dict) -> list[Measurement]:
+@dataclass(frozen=True)
+class KitResults:
+    """What a kit brought back: its manifest, the device's environment, a measurement per timed model."""
+
+    manifest: dict
+    environment: dict
+    measured: list[tuple[dict, Measurement]]  # (the model's manifest entry, its measurement)
+
+
+def read_kit(folder: str | Path) -> KitResults:
+    """The results of a kit run on a device, each checked against the runner's columns and the manifest."""
+    folder = Path(folder)
+    manifest = read_json_object(folder / MANIFEST)
+    environment = read_json_object(folder / ENVIRONMENT)
     by_file = {m["file"]: m for m in manifest.get("models", [])}
     path = folder / RESULTS
     if not path.is_file():
@@ -103,17 +130,24 @@ def _kit_measurements(folder: Path, manifest: dict) -> list[Measurement]:
             where = f"{path}:{reader.line_num}"
             entry = by_file.get(row["model"])
             if entry is None:
-                raise ProfileError(f"{where}: model {row['model']!r} is not in {MANIFEST}")
-            batch, *shape = entry["input_shape"]
-            fields = {k: row[k] for k in RESULT_COLUMNS if k != "model"}
-            fields.update(space=entry["space"], arch_str=entry["arch_str"], precision=entry["precision"],
-                          input_shape="x".join(map(str, shape)), batch=str(batch))
-            m = parse_measurement(fields, where, [entry["space"]])
-            create_space(m.space).parse(m.arch_str)
-            out.append(m)
+                raise ProfileError(f"{where}: model {row['model']!r} is not in the kit's {MANIFEST}")
+            out.append((entry, _measurement(entry, row, where)))
     if not out:
         raise ProfileError(f"{path}: no results")
-    return out
+    return KitResults(manifest, environment, out)
+
+
+def _measurement(entry: dict, row: dict[str, str], where: str) -> Measurement:
+    batch, *shape = entry["input_shape"]
+    fields = {k: row[k] for k in RESULT_COLUMNS if k != "model"}
+    fields.update(space=entry["space"], arch_str=entry["arch_str"], precision=entry["precision"],
+                  input_shape="x".join(map(str, shape)), batch=str(batch))
+    m = parse_measurement(fields, where, [entry["space"]])
+    for column in ("p50_ms", "p90_ms", "p99_ms", "runs"):
+        if getattr(m, column) is None:
+            raise ProfileError(f"{where}: missing value for column {column!r}")
+    create_space(m.space).parse(m.arch_str)
+    return m
 
 
 def _store(device: DeviceInfo, rows: list[Measurement], root: Path | None) -> Profile:
@@ -136,9 +170,9 @@ def _store(device: DeviceInfo, rows: list[Measurement], root: Path | None) -> Pr
 def import_kit(folder: str | Path, device: str, root: Path | None = None) -> Profile:
     validate_device_name(device)
     folder = Path(folder)
-    manifest = read_json_object(folder / MANIFEST)
-    environment = read_json_object(folder / ENVIRONMENT)
-    rows = _kit_measurements(folder, manifest)
+    results = read_kit(folder)
+    manifest, environment = results.manifest, results.environment
+    rows = [m for _, m in results.measured]
     provider = environment.get("provider", "cpu")
     if provider not in PROVIDERS:
         raise ProfileError(f"{folder / ENVIRONMENT}: unknown provider {provider!r}")

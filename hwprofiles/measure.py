@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from spaces import NasError, create_space, list_spaces
+from spaces.export import export_onnx
 
 from .errors import ProfileError
 from .host import host_description
@@ -42,6 +43,7 @@ from .profile import (
     save_device,
     validate_device_name,
 )
+from .quantize import TRANSFORMER_OPS, quantize_int8
 from .runner import CHUNK, Protocol, time_callable, time_interleaved
 from .sampling import plan_architectures
 from .store import user_dir
@@ -157,10 +159,6 @@ def model_paths(work: Path, space: str, arch_str: str) -> tuple[Path, Path]:
 def export_job(job: ExportJob, batch: int, seed: int) -> ExportJob:
     """Runs in a worker process: build, export and (for int8) quantize one architecture."""
     import torch
-
-    from spaces.export import export_onnx
-
-    from .quantize import TRANSFORMER_OPS, quantize_int8
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import costs
@@ -239,7 +240,6 @@ class MobileCnnSpace(SearchSpace):
         config = self.check_config(config)
         if img_size is not None and img_size < 8:
             raise ConfigError(f"mobile_cnn: img_size must be >= 8, got {img_size}")
-        from functools import partial
 
         from timm.layers import get_act_layer
         from timm.models._efficientnet_blocks import SqueezeExcite

@@ -10,7 +10,7 @@ from hwprofiles.errors import ProfileError
 from hwprofiles.measure import open_or_create
 from hwprofiles.profile import DeviceInfo, Profile, load_profile, save_profile
 from hwprofiles.runner import Protocol, latency_stats, time_callables
-from search.screen import local_profile_request
+from search.screening.local_profile import local_profile_request
 
 
 def test_p50_is_the_quietest_rounds_median_and_the_tails_are_pooled():

@@ -8,8 +8,9 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from search.driver import run_search
-from search.study import RunSettings, study_storage
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import study_storage
 
 
 def _get(app, path: str) -> tuple[str, bytes]:

@@ -14,15 +14,16 @@ from dataclasses import asdict
 
 from optuna.trial import TrialState
 
-from search.driver import run_search
-from search.study import RunSettings, load_study
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 
 from ..tiny import TINY
 
 DRIVER = """
 import json, sys
-from search.driver import run_search
-from search.study import RunSettings
+from search.loop.driver import run_search
+from search.study.storage import RunSettings
 kw = json.loads(sys.argv[1])
 run_search(RunSettings(**{**kw, "spaces": tuple(kw["spaces"])}))
 """

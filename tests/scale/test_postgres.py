@@ -9,7 +9,7 @@ import sys
 import optuna
 from optuna.trial import TrialState
 
-from search.cli import main
+from search.cli.main import main
 
 
 def _run_args(shared_data, runs, url, trials, *extra):

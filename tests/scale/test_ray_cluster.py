@@ -7,8 +7,8 @@ import os
 import pytest
 from optuna.trial import TrialState
 
-from search.driver import run_search
-from search.study import RunSettings
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
 from spaces import NasError
 
 from ..search.test_driver import _trials, search_with_a_worker_killed_once

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from hwprofiles.profile import load_profile, save_profile
-from search.cli import main
-from search.driver import run_search
-from search.study import RunSettings, load_study
+from search.cli.main import main
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 
 from ..tiny import TINY
 
@@ -79,7 +80,7 @@ def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(loca
 def test_ctrl_c_while_timing_loses_nothing(local_device, tmp_path, monkeypatch):
     """Interrupted between proposal and timing, the candidates are adopted by the re-run as the prediction
     screened them (their constraint set then), and the study ends with exactly --trials evaluated."""
-    from search.candidate_timing import CandidateTimer
+    from search.screening.candidate_timing import CandidateTimer
 
     settings = _settings(tmp_path, trials=2, generation=2, population=2, study="ctrl-c", space_options=TINY)
     real = CandidateTimer.measure
@@ -110,8 +111,8 @@ def test_timing_a_candidate_leaves_the_driver_torch_state_as_it_found_it(local_d
     import torch
 
     from hwprofiles.sampling import plan_architectures
-    from search.candidate_timing import CandidateTimer
-    from search.candidates import Candidate
+    from search.screening.candidate_timing import CandidateTimer
+    from search.study.candidates import Candidate
     from spaces import create_space
 
     space = create_space("mobile_cnn", **TWO_SIZES["mobile_cnn"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search.candidates import rebuild_candidate, sample_candidate
+from search.study.candidates import rebuild_candidate, sample_candidate
 from spaces import NasError, create_space
 
 

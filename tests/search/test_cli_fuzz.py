@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from search.cli import main
+from search.cli.main import main
 
 FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NUMBER_WORDS = ["x", "", "nan", "1.5", "-1", "0", "1e400", "-inf"]

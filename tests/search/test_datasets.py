@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from search.datasets import DatasetError, load_dataset, read_idx
+from search.training.datasets import DatasetError, load_dataset, read_idx
 from spaces import UnknownNameError
 
 

@@ -12,13 +12,14 @@ import sys
 import pytest
 
 from hwprofiles.profile import Profile, load_profile, save_profile
-from search.cli import main
-from search.device_kit import KIT, import_device_measurements
-from search.driver import run_search
-from search.finalize import FinalizeSettings, finalize_study
-from search.jobs import sha256_file
-from search.ladder import load_ladder
-from search.study import RunSettings
+from search.cli.main import main
+from search.files import sha256_file
+from search.finalize.ladder import load_ladder
+from search.finalize.pipeline import finalize_study
+from search.finalize.remote import KIT, import_device_measurements
+from search.finalize.settings import FinalizeSettings
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
 from spaces import NasError
 
 from ..tiny import TINY
@@ -112,7 +113,7 @@ def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remo
 def test_a_shipped_published_profile_is_never_appended_to():
     from hwprofiles.profile import Measurement
     from hwprofiles.store import open_profile
-    from search.device_kit import append_to_device_profile
+    from search.finalize.remote import append_to_device_profile
 
     before = len(open_profile("pixel3", check_arch=False).measurements)
     row = Measurement("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "3x32x32", "fp32", 1, 1.0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from search.datasets import load_dataset
-from search.evaluators import TabularError, TabularEvaluator, TrainingEvaluator
-from search.train import TrainSettings
+from search.execution.evaluators import TabularError, TabularEvaluator, TrainingEvaluator
+from search.training.datasets import load_dataset
+from search.training.settings import TrainSettings
 from spaces import create_space
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

@@ -7,13 +7,16 @@ import json
 import pytest
 
 from hwprofiles.store import open_profile
-from search.cli import main
-from search.device_kit import import_device_measurements
-from search.driver import run_search
-from search.finalize import FinalizeSettings, choose_variant, finalize_study
-from search.jobs import sha256_file
-from search.ladder import LadderEntry, load_ladder, select, write_ladder
-from search.study import RunSettings, load_study
+from search.cli.main import main
+from search.files import sha256_file
+from search.finalize.ladder import LadderEntry, load_ladder, select, write_ladder
+from search.finalize.pipeline import finalize_study
+from search.finalize.remote import import_device_measurements
+from search.finalize.selection import choose_variant
+from search.finalize.settings import FinalizeSettings
+from search.loop.driver import run_search
+from search.study.settings import RunSettings
+from search.study.storage import load_study
 from spaces import NasError
 
 from ..tiny import TINY

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.halving import non_dominated_ranks, promote, rung_epochs
+from search.loop.halving import promote, rung_epochs
+from search.study.pareto import non_dominated_ranks
 from spaces import NasError
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from search.lowrank import factorize
+from search.finalize.lowrank import factorize
 from spaces import create_space
 
 from ..tiny import TINY

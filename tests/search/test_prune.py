@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from search.prune import prune_channels
+from search.finalize.prune import prune_channels
 from spaces import create_space
 
 from ..tiny import TINY

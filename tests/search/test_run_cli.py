@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from search.cli import main
+from search.cli.main import main
 
 from ..tiny import TINY
 
@@ -61,8 +61,8 @@ def test_retrieval_errors_are_one_line(tmp_path, capsys):
 
 
 def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
-    from search.driver import run_search
-    from search.study import RunSettings
+    from search.loop.driver import run_search
+    from search.study.settings import RunSettings
 
     settings = RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
                            workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, study="e",

@@ -7,7 +7,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from search.cli import main
+from search.cli.main import main
 
 # capsys is read (and so emptied) after every example
 FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from search.datasets import ImageData, load_dataset
-from search.train import Trainer, TrainingError, TrainSettings
+from search.training.datasets import ImageData, load_dataset
+from search.training.settings import TrainingError, TrainSettings
+from search.training.trainer import Trainer
 from spaces import NasError
 
 

@@ -1,0 +1,158 @@
+"""Where evaluations run: in the driver's process, or as Ray tasks ``workers`` at a time.
+
+Both runners take the same ``EvalJob`` list and call ``on_result`` with each
+``JobResult`` as it arrives, so ``--workers 1`` exercises the same code as a
+cluster. Jobs start longest first (by their expected cost) to shorten the
+tail of a rung. Only the driver writes to the study: results come back here.
+Every wait has a timeout, so a lost worker cannot hang the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from search.execution.evaluators import Evaluator
+from search.execution.jobs import EvalJob, JobResult, execute_job
+from spaces import NasError
+
+__all__ = ["Runner", "InProcessRunner", "RayRunner", "make_runner"]
+
+log = logging.getLogger(__name__)
+OnResult = Callable[[JobResult], None]
+POLL_S = 1.0
+
+
+def _longest_first(jobs: Sequence[EvalJob]) -> list[EvalJob]:
+    return sorted(jobs, key=lambda j: (-j.cost, j.trial))
+
+
+class Runner(ABC):
+    workers: int = 1
+
+    @abstractmethod
+    def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
+        """Run every job (at most ``workers`` at once) and report each result."""
+
+    def close(self) -> None:  # noqa: B027 - most runners hold nothing to release
+        """Release what the runner started (a local Ray instance)."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class InProcessRunner(Runner):
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+
+    def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
+        for job in _longest_first(jobs):
+            on_result(execute_job(job, self.evaluator))
+
+
+class RayRunner(Runner):
+    """Ray tasks with one CPU each; joins ``address`` when given, else starts a local instance."""
+
+    def __init__(self, evaluator: Evaluator, workers: int, address: str | None = None,
+                 job_timeout_s: float | None = None):
+        try:
+            import ray
+        except ImportError as exc:  # pragma: no cover - ray is a dependency
+            raise NasError(f"--workers {workers} needs Ray ({exc})") from None
+        self.ray, self.workers, self.job_timeout_s = ray, workers, job_timeout_s
+        self._started = not ray.is_initialized()
+        if self._started and address:
+            check_reachable(address)
+        if self._started:
+            project = str(Path(__file__).resolve().parents[2])
+            env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+                p for p in (project, os.environ.get("PYTHONPATH", "")) if p)}
+            try:
+                ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                         logging_level=logging.ERROR, log_to_driver=False, runtime_env={"env_vars": env})
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise NasError(f"cannot start or join {where}: {exc}") from None
+        self._evaluator = ray.put(evaluator)
+        # where the cluster has GPUs, each training takes an equal share of them (fractional GPUs)
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        self.gpus_per_task = min(1.0, gpus / workers) if gpus else 0.0
+        self._task = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(execute_job)
+        # each worker imports torch and the training code (3-4 s) while the driver opens the study and
+        # proposes the first generation, instead of after the first jobs are handed out (fire and forget)
+        warm = ray.remote(num_cpus=1, max_retries=0)(warm_worker)
+        for _ in range(workers):
+            warm.remote()
+
+    def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
+        ray = self.ray
+        queue = _longest_first(jobs)
+        running: dict = {}  # ObjectRef -> (job, start time)
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    job = queue.pop(0)
+                    running[self._task.remote(job, self._evaluator)] = (job, time.monotonic())
+                done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    job, _ = running.pop(ref)
+                    on_result(self._collect(ref, job))
+                if self.job_timeout_s is not None:
+                    now = time.monotonic()
+                    for ref, (job, start) in list(running.items()):
+                        if now - start > self.job_timeout_s:
+                            ray.cancel(ref, force=True)
+                            running.pop(ref)
+                            on_result(JobResult(job.trial, job.epochs,
+                                                error=f"timed out after {self.job_timeout_s:g} s"))
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+
+    def _collect(self, ref, job: EvalJob) -> JobResult:
+        try:
+            return self.ray.get(ref, timeout=60)
+        except self.ray.exceptions.RayError as exc:  # the worker died or the task could not run
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return JobResult(job.trial, job.epochs, error=f"worker lost: {type(exc).__name__}: {first}")
+
+    def close(self) -> None:
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def warm_worker() -> None:
+    """Import what a training job needs, so a worker's first job does not pay for it."""
+    import timm  # noqa: F401
+    import torch  # noqa: F401
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing listens at a cluster address (Ray itself would retry
+    for minutes). ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise NasError(f"--ray-address must be HOST:PORT (or ray://HOST:PORT, or auto), got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise NasError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def make_runner(evaluator: Evaluator, workers: int, address: str | None = None) -> Runner:
+    """``--workers 1`` without a cluster runs in the driver; anything else on Ray."""
+    if workers == 1 and address is None:
+        return InProcessRunner(evaluator)
+    return RayRunner(evaluator, workers, address)

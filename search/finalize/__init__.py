@@ -1,0 +1,1 @@
+"""Finalize: distill, compress, export and measure the winners; the model card and the ladder."""

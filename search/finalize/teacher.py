@@ -1,0 +1,98 @@
+"""The teacher finalize distills from: the study's best model trained longer, a timm model, or an export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.finalize.settings import FinalizeSettings
+from search.study.pareto import completed
+from search.study.retrieve import load_exported_model, load_trained_model
+from search.study.storage import StudyHandle
+from search.training.datasets import ImageData
+from search.training.distillation import Distillation
+from search.training.settings import TrainSettings
+from search.training.trainer import Trainer, accuracy, prepare_images
+from spaces import NasError
+
+__all__ = ["Teacher", "make_teacher", "train_more"]
+
+
+TIMM_TEACHER_RESOLUTION = 32  # a timm teacher trains on the study's images resized to this side
+
+
+@dataclass
+class Teacher:
+    model: Any
+    resolution: int
+    description: str
+    val_accuracy: float
+
+
+def train_more(model, data: ImageData, resolution: int, epochs: int, lr: float, seed: int,
+               distill: Distillation | None = None) -> float:
+    """Continue training ``model`` for ``epochs`` (a fresh one-cycle schedule at ``lr``); validation accuracy."""
+    settings = TrainSettings(epochs=epochs, lr=lr, seed=seed)
+    trainer = Trainer(model, data, resolution, settings, epochs, distill=distill)
+    accuracy = trainer.train_until(epochs)
+    model.cpu().eval()
+    return accuracy
+
+
+def make_teacher(spec: str, handle: StudyHandle, data: ImageData, settings: FinalizeSettings, lr: float) -> Teacher:
+    """``auto``, ``timm:NAME[=CHECKPOINT]`` or the folder of an exported model, ready to distill from."""
+    if spec == "auto":
+        return _best_trial_teacher(handle, data, settings, lr)
+    if spec.startswith("timm:"):
+        return _timm_teacher(spec, data, settings, lr)
+    if spec and Path(spec).is_dir():
+        return _exported_teacher(spec, data)
+    raise NasError(f"--teacher must be auto, timm:NAME[=CHECKPOINT] or the folder of an exported model "
+                   f"(python -m search export), got {spec!r}")
+
+
+def _best_trial_teacher(handle: StudyHandle, data: ImageData, settings: FinalizeSettings, lr: float) -> Teacher:
+    best = max(completed(handle.study), key=lambda t: (t.values[0], -t.number))
+    cand, model = load_trained_model(handle, best)
+    resolution = cand.space.resolution(cand.config)
+    acc = train_more(model, data, resolution, settings.epochs, lr / 3, settings.seed)
+    return Teacher(model, resolution, f"trial {best.number} ({best.user_attrs['arch_str']}), trained "
+                                      f"{settings.epochs} more epochs", acc)
+
+
+def _timm_teacher(spec: str, data: ImageData, settings: FinalizeSettings, lr: float) -> Teacher:
+    import timm
+    import torch
+
+    name, _, checkpoint = spec[5:].partition("=")
+    try:
+        model = timm.create_model(name, pretrained=False, num_classes=data.num_classes, in_chans=data.in_chans)
+    except RuntimeError as exc:
+        raise NasError(f"--teacher {spec}: {exc}") from None
+    how = "trained here from scratch (model hubs are unreachable offline; give timm:NAME=PATH for local weights)"
+    if checkpoint:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        how = f"weights from {checkpoint}, fine-tuned here"
+    resolution = TIMM_TEACHER_RESOLUTION
+    acc = train_more(model, data, resolution, settings.epochs, lr, settings.seed)
+    return Teacher(model, resolution, f"timm {name}, {how}", acc)
+
+
+def _exported_teacher(spec: str, data: ImageData) -> Teacher:
+    import torch
+
+    space, config, model = load_exported_model(spec)
+    resolution = space.resolution(config)
+    x_val, y_val = prepare_images(data.val, resolution, data.in_chans)
+    try:
+        with torch.no_grad():
+            classes = model(x_val[:1]).shape[-1]
+    except RuntimeError:
+        classes = None
+    if classes != data.num_classes:
+        raise NasError(f"--teacher {spec}: the model does not fit the study's data ({data.in_chans} channel(s), "
+                       f"{data.num_classes} classes)")
+    return Teacher(model, resolution, f"exported model {spec} ({config.arch_str}), used as it is",
+                   accuracy(model, x_val, y_val))

@@ -1,0 +1,1 @@
+"""The search loop: propose, screen, admit, train rung by rung, tell."""

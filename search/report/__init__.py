@@ -1,0 +1,1 @@
+"""The study report: an HTML page and a Markdown summary."""

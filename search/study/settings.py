@@ -1,0 +1,117 @@
+"""What defines a search: ``RunSettings``, validated when made, and the part of it that names a study."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from search.training.datasets import DATASETS
+from search.training.settings import OPTIMIZERS
+from spaces import NasError, UnknownNameError, list_spaces
+
+__all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "PRECISIONS"]
+
+SAMPLERS = ("nsga2", "tpe", "gp", "random")
+EVALUATORS = ("training", "tabular")
+PRECISIONS = ("fp32", "int8")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything ``python -m search run`` takes; ``identity()`` is the part that defines the study."""
+
+    device: str = "local"
+    spaces: tuple[str, ...] = ("mobile_cnn",)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    evaluator: str = "training"
+    accuracy_table: str | None = None
+    latency_ms: float | None = None
+    precision: str = "fp32"
+    coverage: float = 0.9
+    trials: int = 24
+    workers: int = 2
+    epochs: int = 10
+    halving_rate: float | None = 3.0
+    generation: int = 8
+    population: int = 20  # NSGA-II population; random startup trials of TPE and GP
+    sampler: str = "nsga2"
+    optimizer: str = "adamw"
+    lr: float = 1e-2
+    batch_size: int = 32
+    seed: int = 0
+    study: str | None = None
+    storage: str | None = None
+    runs_dir: str = "runs"
+    ray_address: str | None = None
+    profile_count: int = 40
+    predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
+    time_candidates: bool = True  # local device: time each candidate before training it (search.candidate_timing)
+    finalize: bool = True
+    space_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.spaces:
+            if name not in list_spaces():
+                raise UnknownNameError("space", name, list_spaces())
+        if not self.spaces or len(set(self.spaces)) != len(self.spaces):
+            raise NasError(f"--space needs distinct space names, got {','.join(self.spaces) or 'none'}")
+        if self.evaluator not in EVALUATORS:
+            raise UnknownNameError("evaluator", self.evaluator, EVALUATORS)
+        if self.sampler not in SAMPLERS:
+            raise UnknownNameError("sampler", self.sampler, SAMPLERS)
+        if self.evaluator == "training" and self.dataset not in DATASETS:
+            raise UnknownNameError("dataset", self.dataset, DATASETS)
+        if self.evaluator == "tabular":
+            if self.spaces != ("nb201",):
+                raise NasError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: use --space nb201")
+            if not self.accuracy_table:
+                raise NasError("--evaluator tabular needs --accuracy-table PATH (nb201_accuracy.csv format)")
+        for name in ("trials", "workers", "epochs", "generation", "population", "batch_size",
+                     "profile_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NasError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.halving_rate is not None and not (isinstance(self.halving_rate, (int, float))
+                                                  and math.isfinite(self.halving_rate) and self.halving_rate > 1):
+            raise NasError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise NasError(f"--lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
+        if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
+            raise NasError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
+        if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
+            raise NasError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
+        if not 0 < self.coverage < 1:
+            raise NasError(f"--coverage must be in (0, 1), got {self.coverage!r}")
+        if self.precision not in ("fp32", "int8"):
+            raise NasError(f"--precision must be fp32 or int8, got {self.precision!r}")
+        if self.study is not None and not _NAME_RE.match(self.study):
+            raise NasError(f"--study must be 1-128 letters, digits, '.', '_', '+' or '-', got {self.study!r}")
+
+    def identity(self, budget_ms: float) -> dict[str, Any]:
+        """What must match for a re-run to continue this study."""
+        keep = ("device", "spaces", "dataset", "evaluator", "precision", "coverage", "epochs", "halving_rate",
+                "generation", "population", "sampler", "optimizer", "lr", "batch_size", "seed", "space_options",
+                "predictor_rows")
+        out = {k: v for k, v in asdict(self).items() if k in keep}
+        out["spaces"] = list(self.spaces)
+        if self.evaluator == "tabular":
+            out.update(dataset="nb201-table", epochs=None, halving_rate=None, optimizer=None, lr=None,
+                       batch_size=None)
+        out["budget_ms"] = round(float(budget_ms), 6)
+        return json.loads(json.dumps(out))  # as the study stores it: tuples become lists
+
+    def study_name(self) -> str:
+        """``--study`` or a name derived from the settings (the budget only when given)."""
+        if self.study:
+            return self.study
+        data = "nb201tab" if self.evaluator == "tabular" else self.dataset
+        budget = "auto" if self.latency_ms is None else f"{self.latency_ms:g}ms"
+        return "-".join((self.device, "+".join(self.spaces), data, budget, self.sampler, f"e{self.epochs}",
+                         f"s{self.seed}"))

@@ -1,0 +1,44 @@
+"""How a short training runs: ``TrainSettings``, validated when made, and the error a training raises."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from spaces import NasError
+
+__all__ = ["TrainSettings", "TrainingError", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class TrainingError(NasError):
+    """A training went wrong in a way that is the trial's fault (NaN loss, diverged)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 5
+    # measured on digits with mobile_cnn, 12 epochs: lr 1e-2 / batch 32 reached 98.3% validation at 32 px
+    # where 3e-3 reached 94.4% (and 97.5% vs 91.1% at 24 px)
+    batch_size: int = 32
+    lr: float = 1e-2
+    weight_decay: float = 0.05
+    optimizer: str = "adamw"
+    label_smoothing: float = 0.1
+    augment: bool = True
+    seed: int = 0
+    threads: int = 1
+    device: str = "auto"  # "auto": CUDA where present, else CPU; or any torch device string
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise NasError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        for name in ("epochs", "batch_size", "threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NasError(f"{name} must be a positive integer, got {value!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise NasError(f"lr must be positive, got {self.lr!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise NasError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
