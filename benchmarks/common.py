@@ -22,7 +22,8 @@ def machine() -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "os": platform.platform()}
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:

@@ -38,7 +38,8 @@ def main() -> None:
 
         runs = str(Path(tmp) / "runs")
         start = time.perf_counter()
-        run_search(RunSettings(trials=args.trials, epochs=args.epochs, workers=2, runs_dir=runs, study="compress"))
+        run_search(RunSettings(trials=args.trials, epochs=args.epochs, workers=2, runs_dir=runs,
+                               study="compress"))
         search_s = time.perf_counter() - start
         start = time.perf_counter()
         out = finalize_study(FinalizeSettings(study="compress", runs_dir=runs, top=1, epochs=args.epochs,
@@ -57,10 +58,11 @@ def main() -> None:
                      "why_not": card["not_shipped"].get(name)})
         r = rows[-1]
         print(f"{name:10s} acc {r['test_accuracy'] * 100:6.2f}% ({r['accuracy_points_vs_fp32']:+.2f})  "
-              f"p50 {r['p50_ms']:.4g} ms ({r['speedup_vs_fp32']:.2f}x)  size {r['size_ratio_vs_fp32']:.2f}x smaller"
-              f"{'  SHIPPED' if r['shipped'] else ''}")
+              f"p50 {r['p50_ms']:.4g} ms ({r['speedup_vs_fp32']:.2f}x)  size {r['size_ratio_vs_fp32']:.2f}x "
+              f"smaller{'  SHIPPED' if r['shipped'] else ''}")
     write_result("compress_passes", {
-        "trial": entry.trial, "arch_str": card["architecture"]["arch_str"] if "architecture" in card else None,
+        "trial": entry.trial,
+        "arch_str": card["architecture"]["arch_str"] if "architecture" in card else None,
         "search_seconds": search_s, "finalize_seconds": finalize_s, "epochs": args.epochs,
         "shipped": card["shipped"], "notes": card["notes"], "variants": rows,
         "command": f"python -m benchmarks.compress_passes --trials {args.trials} --epochs {args.epochs}",

@@ -33,7 +33,8 @@ def _train(model, data, resolution, epochs, seed, distill=None) -> tuple[float, 
     import torch
 
     torch.manual_seed(seed)
-    trainer = Trainer(model, data, resolution, TrainSettings(epochs=epochs, seed=seed), epochs, distill=distill)
+    trainer = Trainer(model, data, resolution, TrainSettings(epochs=epochs, seed=seed), epochs,
+                      distill=distill)
     val = trainer.train_until(epochs)
     x, y = prepare_images(data.test, resolution, data.in_chans)
     return val, accuracy(model.cpu(), x, y), trainer.train_seconds
@@ -65,8 +66,8 @@ def main() -> None:
         taught = space.build(student_cfg, num_classes=10, in_chans=1)
         p = _train(plain, data, 32, args.epochs, seed)
         d = _train(taught, data, 32, args.epochs, seed, Distillation(teacher.eval(), 32))
-        rows.append({"seed": seed, "plain_val": p[0], "plain_test": p[1], "distilled_val": d[0], "distilled_test": d[1],
-                     "plain_train_s": p[2], "distilled_train_s": d[2]})
+        rows.append({"seed": seed, "plain_val": p[0], "plain_test": p[1], "distilled_val": d[0],
+                     "distilled_test": d[1], "plain_train_s": p[2], "distilled_train_s": d[2]})
         print(rows[-1], flush=True)
     gain = float(np.mean([r["distilled_test"] - r["plain_test"] for r in rows]) * 100)
     write_result("distill_mnist", {

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from search.execution.evaluators import TrainingEvaluator
 from search.files import sha256_file
-from search.loop.driver import run_search, trial_seed
+from search.loop.driver import run_search
+from search.loop.state import trial_seed
 from search.study.settings import RunSettings
 from search.study.storage import load_study
 

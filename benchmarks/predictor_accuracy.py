@@ -55,7 +55,8 @@ from predictors import (
 )
 from spaces import create_space
 
-DEVICES = ("raspi4", "pixel3", "samsung_a50", "gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32", "2080ti_1")
+DEVICES = ("raspi4", "pixel3", "samsung_a50", "gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32",
+           "2080ti_1")
 TRAIN_SIZE = {"nb201": 900, "fbnet": 500}
 CPU_GPU = ("gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32", "2080ti_1")
 K_SHOTS = 20  # the goal's K
@@ -69,7 +70,8 @@ SEED = 0
 def onehot_baseline(train_strs, y_train, test_strs):
     tokens = lambda strs: np.array([s.replace("+", "").strip("|").split("|") for s in strs])  # noqa: E731
     enc = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(tokens(train_strs))
-    gbm = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, early_stopping=False, random_state=SEED)
+    gbm = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, early_stopping=False,
+                                        random_state=SEED)
     gbm.fit(enc.transform(tokens(train_strs)), np.log(y_train))
     return np.exp(gbm.predict(enc.transform(tokens(test_strs))))
 
@@ -101,11 +103,12 @@ def burst_reference(X: np.ndarray, y: np.ndarray, drift: tuple[np.ndarray, np.nd
 
 
 def neighbour_drift(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ratio to the robust lookup fitted on all rows, and how far off the NEIGHBOURS rows before and
-    after it in the file ran (their median ratio; the row itself left out): when a row was timed, not what it
-    computes."""
+    """Each row's ratio to the robust lookup fitted on all rows, and how far off the NEIGHBOURS rows before
+    and after it in the file ran (their median ratio; the row itself left out): when a row was timed, not
+    what it computes."""
     robust = y / AdditiveModel(with_encoding=True, trimmed=True).fit(X, y).predict(X)
-    window = np.lib.stride_tricks.sliding_window_view(np.pad(robust, NEIGHBOURS, mode="edge"), 2 * NEIGHBOURS + 1)
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(robust, NEIGHBOURS, mode="edge"),
+                                                      2 * NEIGHBOURS + 1)
     return robust, np.median(np.delete(window, NEIGHBOURS, axis=1), axis=1)
 
 
@@ -136,7 +139,8 @@ def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
         p50, upper = predictor.predict_with_upper(X[te])
         strs = np.array(data.arch_strs)
         table[device] = {
-            "predictor": accuracy_metrics(p50, y[te], upper), "choice": predictor.choice, "fit_s": round(fit_s, 2),
+            "predictor": accuracy_metrics(p50, y[te], upper), "choice": predictor.choice,
+            "fit_s": round(fit_s, 2),
             "onehot_gbm": accuracy_metrics(onehot_baseline(strs[tr], y[tr], strs[te]), y[te]),
             "flops_linear": accuracy_metrics(fit_flops_baseline(X[tr], y[tr]).predict(X[te]), y[te])}
         if space_name == "nb201":
@@ -146,8 +150,9 @@ def run_space(space_name: str, candidates, n_splits: int) -> tuple[dict, dict]:
         table[device]["steady_rows"] = steady_split(p50, y[te], drift[1][te])
         fitted[device] = (predictor, data.arch_strs, X, y)
         print(f"{space_name:6s} {device:13s} within10 predictor {table[device]['predictor']['within10']:.3f} "
-              f"onehot {table[device]['onehot_gbm']['within10']:.3f} flops {table[device]['flops_linear']['within10']:.3f} "
-              f"coverage {table[device]['predictor']['upper_coverage']:.3f} ({predictor.choice}, {fit_s:.0f} s)")
+              f"onehot {table[device]['onehot_gbm']['within10']:.3f} flops "
+              f"{table[device]['flops_linear']['within10']:.3f} coverage "
+              f"{table[device]['predictor']['upper_coverage']:.3f} ({predictor.choice}, {fit_s:.0f} s)")
     return table, fitted
 
 
@@ -171,7 +176,8 @@ def run_fewshot(fitted: dict) -> dict:
                 rest = np.setdiff1d(np.arange(len(y)), shots)
                 p50, upper = fit_fewshot(sources, X[shots], y[shots]).predict_with_upper(X[rest])
                 ours.append(accuracy_metrics(p50, y[rest], upper))
-                flops.append(accuracy_metrics(fit_flops_baseline(X[shots], y[shots]).predict(X[rest]), y[rest]))
+                flops.append(accuracy_metrics(fit_flops_baseline(X[shots], y[shots]).predict(X[rest]),
+                                              y[rest]))
             by_k[str(k)] = {"fewshot": _mean_metrics(ours), "flops_linear": _mean_metrics(flops)}
         out[target] = {**by_k[str(K_SHOTS)], "by_k": by_k}
         print(f"fewshot {target:13s} " + "  ".join(
@@ -179,7 +185,8 @@ def run_fewshot(fitted: dict) -> dict:
             f"coverage {m['fewshot']['upper_coverage']:.3f}" for k, m in by_k.items()), flush=True)
     keys = ("spearman", "within10", "upper_coverage")
     out["mean_cpu_gpu"] = {k: float(np.mean([out[d]["fewshot"][k] for d in CPU_GPU])) for k in keys}
-    out["curve_cpu_gpu"] = {k: {**{m: float(np.mean([out[d]["by_k"][k]["fewshot"][m] for d in CPU_GPU])) for m in keys},
+    out["curve_cpu_gpu"] = {k: {**{m: float(np.mean([out[d]["by_k"][k]["fewshot"][m] for d in CPU_GPU]))
+                                   for m in keys},
                                 "flops_within10": float(np.mean([out[d]["by_k"][k]["flops_linear"]["within10"]
                                                                  for d in CPU_GPU]))}
                             for k in map(str, K_CURVE)}
@@ -193,7 +200,8 @@ def refit_sources(result: dict, space_name: str) -> dict:
     for device in DEVICES:
         _, data, tr, _ = _device_split(space, device)
         X, y = data.X, data.latency_ms
-        predictor = refit_predictor(X[tr], y[tr], "fp32", result[space_name][device]["choice"], 0.0, 0.9, SEED)
+        predictor = refit_predictor(X[tr], y[tr], "fp32", result[space_name][device]["choice"], 0.0, 0.9,
+                                    SEED)
         fitted[device] = (predictor, data.arch_strs, X, y)
     return fitted
 
@@ -218,7 +226,8 @@ def _redo_references(result: dict) -> None:
         profile = load_profile(SHIPPED_DIR / device, check_arch=False)
         result["nb201"][device]["twin_as_prediction"] = twin_reference(profile)
         for space_name in ("nb201", "fbnet"):
-            data = rows_to_data(profile.select(space=space_name, precision="fp32"), create_space(space_name), "fp32")
+            data = rows_to_data(profile.select(space=space_name, precision="fp32"), create_space(space_name),
+                                "fp32")
             result[space_name][device]["bursts"] = burst_reference(data.X, data.latency_ms)
 
 
@@ -226,9 +235,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fast", action="store_true", help="CV over additive and one GBM setting, 3 folds")
     ap.add_argument("--references-only", action="store_true",
-                    help="add the noise references (nb201 twins, bursts in both spaces) to the existing result")
+                    help="add the noise references (nb201 twins, bursts in both spaces) to the existing "
+                         "result")
     ap.add_argument("--fewshot-only", action="store_true",
-                    help="redo the few-shot tables of the existing result (its predictors refitted from their choice)")
+                    help="redo the few-shot tables of the existing result (its predictors refitted from "
+                         "their choice)")
     args = ap.parse_args()
     if args.fewshot_only:
         _update_result(_redo_fewshot)
@@ -237,12 +248,14 @@ def main() -> None:
         _update_result(_redo_references)
         return
     candidates, n_splits = (("additive", "additive+gbm_small"), 3) if args.fast else (None, 5)
-    payload = {"settings": {"seed": SEED, "train_size": TRAIN_SIZE, "coverage_stated": 0.9, "k_shots": K_SHOTS,
-                            "k_curve": list(K_CURVE), "shot_draws": SHOT_DRAWS, "candidates": candidates or "all",
+    payload = {"settings": {"seed": SEED, "train_size": TRAIN_SIZE, "coverage_stated": 0.9,
+                            "k_shots": K_SHOTS, "k_curve": list(K_CURVE), "shot_draws": SHOT_DRAWS,
+                            "candidates": candidates or "all",
                             "neighbours": NEIGHBOURS, "steady_within": STEADY,
                             "cv_folds": n_splits},
                "goals": {"nb201_within10": {"raspi4": 0.75, "pixel3": 0.75, "cpu_gpu": 0.97},
-                         "fbnet_within10": {"cpu_gpu": 0.97}, "fewshot_k20": {"spearman": 0.95, "within10": 0.70}}}
+                         "fbnet_within10": {"cpu_gpu": 0.97},
+                         "fewshot_k20": {"spearman": 0.95, "within10": 0.70}}}
     for space_name in ("nb201", "fbnet"):
         table, fitted = run_space(space_name, candidates, n_splits)
         payload[space_name] = table

@@ -32,18 +32,22 @@ def main() -> None:
     out = {}
     for precision in ("fp32", "int8"):
         data = rows_to_data(profile.select(space="mobile_cnn", precision=precision), space, precision)
-        runs = [evaluate(data.X, data.latency_ms, args.train_size, seed, 0.9, precision) for seed in range(args.seeds)]
+        runs = [evaluate(data.X, data.latency_ms, args.train_size, seed, 0.9, precision)
+                for seed in range(args.seeds)]
         row = {"n_train": runs[0]["n_train"], "n_test": runs[0]["n_test"], "splits": args.seeds,
                "choices": sorted({r["model_choice"] for r in runs})}
         for key in ("predictor", "flops_baseline"):
-            row[key] = {m: round(_mean(runs, key, m), 4) for m in ("within5", "within10", "mape", "spearman", "kendall")}
+            row[key] = {m: round(_mean(runs, key, m), 4)
+                        for m in ("within5", "within10", "mape", "spearman", "kendall")}
         row["predictor"]["upper_coverage"] = round(_mean(runs, "predictor", "upper_coverage"), 4)
         base = row["flops_baseline"]["within10"]
         row["ratio_within10_vs_flops"] = round(row["predictor"]["within10"] / base, 2) if base else None
-        row["meets_goal"] = row["predictor"]["within10"] >= 0.90 and (base == 0 or row["ratio_within10_vs_flops"] >= 3)
+        row["meets_goal"] = row["predictor"]["within10"] >= 0.90 and (base == 0
+                                                                      or row["ratio_within10_vs_flops"] >= 3)
         out[precision] = row
         print(precision, row)
-    payload = {"profile": str(PROFILE.relative_to(RESULTS.parent.parent)), "noise_floor_pct": profile.device.noise_floor_pct,
+    payload = {"profile": str(PROFILE.relative_to(RESULTS.parent.parent)),
+               "noise_floor_pct": profile.device.noise_floor_pct,
                "coverage_stated": 0.9, "goal": {"within10": 0.90, "ratio_vs_flops": 3}, "results": out}
     print("wrote", write_result("predictor_local", payload))
 

@@ -36,7 +36,8 @@ def _best_of(fn, repeats: int = 3) -> float:
 
 def every_choice() -> list[str]:
     """Every model a fit can choose: each candidate, and each blend of two that may be chosen."""
-    return [*CANDIDATES, *(f"{a}{BLEND}{b}" for a, b in itertools.combinations(CANDIDATES, 2) if blendable(a, b))]
+    return [*CANDIDATES,
+            *(f"{a}{BLEND}{b}" for a, b in itertools.combinations(CANDIDATES, 2) if blendable(a, b))]
 
 
 def run_space(name: str) -> dict:
@@ -52,13 +53,15 @@ def run_space(name: str) -> dict:
     for choice in every_choice():
         predictor = refit_predictor(X, y, "fp32", choice, 0.1, 0.9)
         per_choice[choice] = N_CONFIGS / _best_of(lambda p=predictor: p.score(space, configs))
-    flops_s = _best_of(lambda: flops.predict(feature_matrix([space.layers(c, space.input_shape(c)) for c in configs])))
+    flops_s = _best_of(lambda: flops.predict(feature_matrix([space.layers(c, space.input_shape(c))
+                                                             for c in configs])))
     slowest = min(per_choice, key=per_choice.get)
     out = {"configs": N_CONFIGS, "score_configs_per_s": per_choice, "slowest_choice": slowest,
            "slowest_configs_per_s": per_choice[slowest],
            "layers_and_features_only_configs_per_s": N_CONFIGS / features_only,
            "flops_baseline_configs_per_s": N_CONFIGS / flops_s, "training_rows": len(y)}
-    print(f"{name:10s} slowest {slowest} {per_choice[slowest]:9.0f}/s  fastest {max(per_choice.values()):9.0f}/s  "
+    print(f"{name:10s} slowest {slowest} {per_choice[slowest]:9.0f}/s  fastest "
+          f"{max(per_choice.values()):9.0f}/s  "
           f"features only {out['layers_and_features_only_configs_per_s']:9.0f}/s  "
           f"flops baseline {out['flops_baseline_configs_per_s']:9.0f}/s")
     return out
@@ -66,7 +69,8 @@ def run_space(name: str) -> dict:
 
 def main() -> None:
     pin_to_one_core()
-    payload = {"settings": {"seed": SEED, "configs": N_CONFIGS, "one_core": True, "goal_configs_per_s": 10_000},
+    payload = {"settings": {"seed": SEED, "configs": N_CONFIGS, "one_core": True,
+                            "goal_configs_per_s": 10_000},
                "spaces": {name: run_space(name) for name in SPACES}}
     print("wrote", write_result("predictor_throughput", payload))
 

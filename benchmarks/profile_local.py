@@ -56,13 +56,15 @@ def main() -> None:
         floor = profile.device.noise_floor_pct
         # a third, independent timing: export again and time some fp32 architectures of the profile
         fp32_rows = [m for m in first if m.precision == "fp32"]
-        picked = [fp32_rows[i] for i in np.random.default_rng(7).choice(len(fp32_rows), args.recheck, replace=False)]
+        picked = [fp32_rows[i]
+                  for i in np.random.default_rng(7).choice(len(fp32_rows), args.recheck, replace=False)]
         jobs = [ExportJob("mobile_cnn", m.arch_str, (3, 32, 32), str(Path(tmp) / f"recheck-{i}.onnx"), None)
                 for i, m in enumerate(picked)]
         for job in jobs:
             export_job(job, batch=1, seed=1)
         again = measure_jobs([(job, "fp32") for job in jobs], request, repeat=2)
-        within = [abs(a.latency_ms - m.latency_ms) / m.latency_ms * 100 <= floor for a, m in zip(again, picked)]
+        within = [abs(a.latency_ms - m.latency_ms) / m.latency_ms * 100 <= floor
+                  for a, m in zip(again, picked)]
     ref_after = measure_jobs([(reference, "fp32")], torch_ref, 0)[0].latency_ms
     fp32 = {m.arch_str: m.latency_ms for m in first if m.precision == "fp32"}
     int8 = {m.arch_str: m.latency_ms for m in first if m.precision == "int8"}
@@ -70,7 +72,8 @@ def main() -> None:
     result = {
         "goal_seconds": GOAL_S, "architectures": args.count, "measurements": len(first),
         "seconds_total": round(total_s, 1), "seconds_by_phase": {k: round(v, 1) for k, v in phases.items()},
-        "meets_goal": total_s <= GOAL_S, "noise_floor_pct_p90": floor, "noise": profile.device.protocol.get("noise"),
+        "meets_goal": total_s <= GOAL_S, "noise_floor_pct_p90": floor,
+        "noise": profile.device.protocol.get("noise"),
         "remeasured_within_noise_floor": f"{sum(within)}/{len(within)}",
         "reference_model_ms_before_after": [round(ref_before, 4), round(ref_after, 4)],
         "int8_speedup_over_fp32": {"median": round(float(np.median(speedups)), 3),

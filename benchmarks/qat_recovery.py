@@ -1,4 +1,5 @@
-"""Does quantization-aware fine-tuning recover what post-training int8 loses? Measured, MNIST from ../shared/data.
+"""Does quantization-aware fine-tuning recover what post-training int8 loses? Measured, MNIST from \
+../shared/data.
 
     python -m benchmarks.qat_recovery [--models 4] [--epochs 3] [--qat-epochs 2]
 
@@ -57,7 +58,8 @@ def _architectures(count: int) -> list[tuple]:
 
 def _quantized_accuracy(model, shape, folder: Path, name: str, calibration, transformer: bool, x, y) -> float:
     files = export_variant(model, shape, folder, name)
-    return onnx_accuracy(quantize_variant(files, folder, calibration, transformer, name=f"{name}-int8").single, x, y)
+    return onnx_accuracy(quantize_variant(files, folder, calibration, transformer,
+                                          name=f"{name}-int8").single, x, y)
 
 
 def main() -> None:
@@ -82,7 +84,8 @@ def main() -> None:
             torch.manual_seed(i)
             model = space.build(config, num_classes=10, in_chans=data.in_chans)
             lr = LR[name]
-            Trainer(model, data, resolution, TrainSettings(epochs=args.epochs, lr=lr, seed=i)).train_until(args.epochs)
+            Trainer(model, data, resolution,
+                    TrainSettings(epochs=args.epochs, lr=lr, seed=i)).train_until(args.epochs)
             model.cpu().eval()
             fp32 = onnx_accuracy(export_variant(model, shape, folder, "fp32").single, x_test, y_test)
             ptq = _quantized_accuracy(model, shape, folder, "ptq", calibration, transformer, x_test, y_test)
@@ -93,9 +96,11 @@ def main() -> None:
             Trainer(control, data, resolution, TrainSettings(epochs=args.qat_epochs, lr=lr / 10, seed=i),
                     args.qat_epochs).train_until(args.qat_epochs)
             control.cpu().eval()
-            ctl = _quantized_accuracy(control, shape, folder, "control", calibration, transformer, x_test, y_test)
+            ctl = _quantized_accuracy(control, shape, folder, "control", calibration, transformer, x_test,
+                                      y_test)
             row = {"space": name, "arch": config.arch_str, "fp32": fp32, "ptq_int8": ptq, "qat_int8": qat,
-                   "control_int8": ctl, "ptq_drop_points": (fp32 - ptq) * 100, "qat_drop_points": (fp32 - qat) * 100,
+                   "control_int8": ctl, "ptq_drop_points": (fp32 - ptq) * 100,
+                   "qat_drop_points": (fp32 - qat) * 100,
                    "control_drop_points": (fp32 - ctl) * 100}
             rows.append(row)
             print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
@@ -104,7 +109,8 @@ def main() -> None:
     write_result("qat_recovery", {
         "dataset": f"MNIST test set from ../shared/data/mnist, split 60/20/20: {len(data.train)} train, "
                    f"{len(data.val)} val, {len(data.test)} test",
-        "epochs": args.epochs, "qat_epochs": args.qat_epochs, "lr": LR, "calibration": "minmax, 128 training images",
+        "epochs": args.epochs, "qat_epochs": args.qat_epochs, "lr": LR,
+        "calibration": "minmax, 128 training images",
         "rows": rows, "tolerance_points": TOLERANCE_POINTS,
         "lossy": len(lossy), "recovered": len(recovered),
         "mean_ptq_drop_points": float(np.mean([r["ptq_drop_points"] for r in rows])),

@@ -1,4 +1,5 @@
-"""The README's ``python -m search run`` on a fresh machine, timed, its candidates measured, its models shipped.
+"""The README's ``python -m search run`` on a fresh machine, timed, its candidates measured, its models
+shipped.
 
     python -m benchmarks.search_demo
 
@@ -54,9 +55,11 @@ def _finalized(handle) -> list[dict]:
         card = json.loads((handle.artifacts / folder / "model_card.json").read_text())
         v, shipped = card["variants"], card["shipped"]
         row = {"trial": int(trial), "shipped": shipped, "test_accuracy": v[shipped]["test_accuracy"],
-               "measured_p50_ms": v[shipped]["p50_ms"], "predicted_p50_ms": card["search"]["predicted_p50_ms"],
+               "measured_p50_ms": v[shipped]["p50_ms"],
+               "predicted_p50_ms": card["search"]["predicted_p50_ms"],
                "budget_ms": card["search"]["budget_ms"], "not_shipped": card["not_shipped"]}
-        row["prediction_error_pct"] = (row["predicted_p50_ms"] - row["measured_p50_ms"]) / row["measured_p50_ms"] * 100
+        row["prediction_error_pct"] = ((row["predicted_p50_ms"] - row["measured_p50_ms"])
+                                       / row["measured_p50_ms"] * 100)
         if "int8" in v:
             base = v[v["int8"]["quantized_from"]]
             row["int8"] = {"size_ratio": base["file_bytes"] / v["int8"]["file_bytes"],
@@ -79,7 +82,8 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"search run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         print(proc.stdout)
-        study_name = next(line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("study "))
+        study_name = next(line.split()[1].rstrip(":") for line in proc.stdout.splitlines()
+                          if line.startswith("study "))
         handle = load_study(study_name, None, tmp / "runs")
         trials = handle.study.get_trials(deepcopy=False)
         winner = handle.study.user_attrs["winner"]
@@ -92,7 +96,8 @@ def main() -> None:
             if status in ("complete", "pruned"):
                 cand, model = load_trained_model(handle, t)
                 models.append((model, cand.space.input_shape(cand.config, in_chans)))
-                trained.append({"trial": t.number, "status": status, "p50_ms": t.user_attrs["predicted_p50_ms"],
+                trained.append({"trial": t.number, "status": status,
+                                "p50_ms": t.user_attrs["predicted_p50_ms"],
                                 "upper_ms": t.user_attrs["predicted_upper_ms"],
                                 "screening_ms": t.user_attrs.get("measured_p50_ms")})
             elif status == "infeasible" and "measured_p50_ms" in t.user_attrs:  # timed over the budget
@@ -104,12 +109,14 @@ def main() -> None:
         # drift check: some of the profile's own architectures, timed again now beside the candidates
         profile = load_profile(tmp / "profiles" / "local")
         fp32_rows = [m for m in profile.measurements if m.precision == "fp32" and m.repeat == 0]
-        again = [fp32_rows[i] for i in np.random.default_rng(1).choice(len(fp32_rows), DRIFT_SAMPLE, replace=False)]
+        again = [fp32_rows[i]
+                 for i in np.random.default_rng(1).choice(len(fp32_rows), DRIFT_SAMPLE, replace=False)]
         space = create_space("mobile_cnn")
         for m in again:
             torch.manual_seed(0)
             shape = tuple(int(v) for v in m.input_shape.split("x"))
-            models.append((space.build(space.parse(m.arch_str), in_chans=shape[0], img_size=shape[1]).eval(), shape))
+            models.append((space.build(space.parse(m.arch_str), in_chans=shape[0], img_size=shape[1]).eval(),
+                           shape))
         timed = _measure(models, tmp, "m")
         for row, ms in zip(trained, timed):
             row["measured_ms"] = ms
@@ -128,7 +135,8 @@ def main() -> None:
             row["measured_ms"] = ms
         finalized = _finalized(handle)
     within = float(np.mean([r["measured_ms"] <= budget for r in trained]))
-    rejected_within = float(np.mean([r["measured_ms"] <= budget for r in rejected_rows])) if rejected_rows else None
+    rejected_within = (float(np.mean([r["measured_ms"] <= budget for r in rejected_rows])) if rejected_rows
+                       else None)
     errors = [abs(r["measured_ms"] - r["p50_ms"]) / r["measured_ms"] for r in trained]
     # the timing the search screened on (untrained weights) against the trained model timed at the end
     screening = [r["screening_ms"] / r["measured_ms"] for r in trained if r.get("screening_ms")]
@@ -145,10 +153,12 @@ def main() -> None:
         "trained_rows": trained, "rejected_rows": rejected_rows, "finalized": finalized,
         # the profile's own architectures re-timed at the end: > 1 means this host got slower since profiling
         "profile_rows_now_vs_profiled": {"median_ratio": float(np.median(drift)), "ratios": drift},
-        "goals": {"minutes": minutes <= GOAL_MINUTES, "test_accuracy": winner["test_accuracy"] >= GOAL_TEST_ACC,
+        "goals": {"minutes": minutes <= GOAL_MINUTES,
+                  "test_accuracy": winner["test_accuracy"] >= GOAL_TEST_ACC,
                   "within_budget": within >= GOAL_WITHIN,
                   "shipped_within10pct_of_prediction": bool(finalized) and all(
-                      abs(r["prediction_error_pct"]) <= 10 and r["measured_p50_ms"] <= budget for r in finalized)},
+                      abs(r["prediction_error_pct"]) <= 10 and r["measured_p50_ms"] <= budget
+                      for r in finalized)},
         "stdout": proc.stdout,
     }
     print(json.dumps({k: v for k, v in result.items()

@@ -55,15 +55,16 @@ from .common import RESULTS, SHARED, write_result
 CHECKPOINTS = (50, 100, 200)
 DEFAULT_DEVICE = "pixel3"
 POPULATION = 20
-# the published profiles drop a few implausible rows (disconnected cells): such an evaluation counts, but never as
-# feasible; plain samplers are told a large latency for it
+# the published profiles drop a few implausible rows (disconnected cells): such an evaluation counts, but
+# never as feasible; plain samplers are told a large latency for it
 MISSING = float("inf")
 UNKNOWN_TOLD_MS = 1e6
 
 
 def hypervolume(points: list[tuple[float, float]], budget_ms: float) -> float:
     """2-D hypervolume of (accuracy, latency) points within the budget; reference (0 accuracy, budget)."""
-    pts = sorted(((a, budget_ms - lat) for a, lat in points if lat <= budget_ms), key=lambda p: (-p[0], -p[1]))
+    pts = sorted(((a, budget_ms - lat) for a, lat in points if lat <= budget_ms),
+                 key=lambda p: (-p[0], -p[1]))
     area, best_gain = 0.0, 0.0
     for acc, gain in pts:  # by accuracy, descending: each point adds the strip above the best gain so far
         if gain > best_gain:
@@ -72,7 +73,8 @@ def hypervolume(points: list[tuple[float, float]], budget_ms: float) -> float:
     return area
 
 
-def _plain(seed: int, sampler: optuna.samplers.BaseSampler, table, latency, n: int) -> list[tuple[float, float]]:
+def _plain(seed: int, sampler: optuna.samplers.BaseSampler, table, latency,
+           n: int) -> list[tuple[float, float]]:
     space = create_space("nb201")
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     seen = []
@@ -105,23 +107,26 @@ def reachable_best(device: str, budget_ms: float, table, latency) -> dict:
 
     space = create_space("nb201")
     archs = sorted(table)
-    _, upper = predictor_for_profile(open_profile(device), "nb201", "fp32", 900).score(space,
-                                                                                       [space.parse(a) for a in archs])
+    _, upper = predictor_for_profile(open_profile(device), "nb201", "fp32", 900).score(
+        space, [space.parse(a) for a in archs])
     acc = np.array([table[a][0] for a in archs])
     measured = np.array([latency.get(a, np.inf) for a in archs])
     top = [i for i in np.argsort(-acc) if measured[i] <= budget_ms][:10]
     return {"best_val_acc_with_upper_within_budget": float(acc[upper <= budget_ms].max()),
             "architectures_with_upper_within_budget": int((upper <= budget_ms).sum()),
-            "top10_truly_feasible_predicted_upper_within_budget": int(sum(upper[i] <= budget_ms for i in top))}
+            "top10_truly_feasible_predicted_upper_within_budget": int(sum(upper[i] <= budget_ms
+                                                                          for i in top))}
 
 
 def twin_check(budget_ms: float, table, latency, top: int = 30) -> dict:
-    """How often the most accurate architectures under the budget stay under it when timed again (as a twin)."""
+    """How often the most accurate architectures under the budget stay under it when timed again (as a
+    twin)."""
     def twin_ms(arch: str) -> float | None:
         twin = swapped_twin(NB201Config.from_str(arch).edges)
         return None if twin is None else latency.get(NB201Config(twin).arch_str)
 
-    feasible = sorted((a for a in latency if latency[a] <= budget_ms and a in table), key=lambda a: -table[a][0])
+    feasible = sorted((a for a in latency if latency[a] <= budget_ms and a in table),
+                      key=lambda a: -table[a][0])
     twins = {a: ms for a in feasible if (ms := twin_ms(a)) is not None}  # in accuracy order, as feasible
     checked = [twins[a] for a in feasible[:top] if a in twins]
     confirmed = [a for a, ms in twins.items() if ms <= budget_ms]
@@ -145,7 +150,8 @@ def result_name(device: str, seeds: int = DEFAULT_SEEDS, samplers: str = DEFAULT
 def command(args: argparse.Namespace) -> str:
     """The command line that reproduces a run: the module and its non-default options."""
     options = {"--device": (args.device, DEFAULT_DEVICE), "--seeds": (args.seeds, DEFAULT_SEEDS),
-               "--budget-quantile": (args.budget_quantile, 0.25), "--samplers": (args.samplers, DEFAULT_SAMPLERS)}
+               "--budget-quantile": (args.budget_quantile, 0.25),
+               "--samplers": (args.samplers, DEFAULT_SAMPLERS)}
     return " ".join(["python -m benchmarks.search_tabular",
                      *(f"{flag} {value}" for flag, (value, default) in options.items() if value != default)])
 
@@ -155,7 +161,8 @@ def main() -> None:
     parser.add_argument("--device", default=DEFAULT_DEVICE)
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
     parser.add_argument("--budget-quantile", type=float, default=0.25)
-    parser.add_argument("--samplers", default=DEFAULT_SAMPLERS, help="the driver's samplers to compare (first: the goal)")
+    parser.add_argument("--samplers", default=DEFAULT_SAMPLERS,
+                        help="the driver's samplers to compare (first: the goal)")
     parser.add_argument("--reachable-only", action="store_true",
                         help="only add the reachable-best analysis to the existing result file")
     args = parser.parse_args()
@@ -193,10 +200,12 @@ def main() -> None:
                     seconds.append(time.perf_counter() - start)
                     proposals.append(asked)
                 runs[f"search ({x})"].append(points)
-            runs["nsga2"].append(_plain(seed, optuna.samplers.NSGAIISampler(population_size=POPULATION, seed=seed),
+            runs["nsga2"].append(_plain(seed,
+                                        optuna.samplers.NSGAIISampler(population_size=POPULATION, seed=seed),
                                         table, latency, n))
             runs["random"].append(_plain(seed, optuna.samplers.RandomSampler(seed=seed), table, latency, n))
-            print(f"seed {seed}: search asked {proposals[-1]} for {n} evaluations in {seconds[-1]:.0f} s", flush=True)
+            print(f"seed {seed}: search asked {proposals[-1]} for {n} evaluations in {seconds[-1]:.0f} s",
+                  flush=True)
 
     rows = []
     for name, per_seed in runs.items():
@@ -207,12 +216,14 @@ def main() -> None:
         row["best_feasible_acc@100"] = float(np.mean(best100))
         row["gap_to_true_best_points@100"] = float((true_best - np.mean(best100)) * 100)
         row["worst_seed_gap_points@100"] = float((true_best - min(best100)) * 100)
-        row["truly_feasible_share"] = float(np.mean([np.mean([lat <= budget for _, lat in p]) for p in per_seed]))
+        row["truly_feasible_share"] = float(np.mean([np.mean([lat <= budget for _, lat in p])
+                                                     for p in per_seed]))
         rows.append(row)
         print(row, flush=True)
     ours, plain, rand = rows[0], rows[-2], rows[-1]
     write_result(result_name(args.device, args.seeds, args.samplers), {
-        "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile, "seeds": args.seeds,
+        "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile,
+        "seeds": args.seeds,
         "true_best_val_acc": true_best, "feasible_architectures": len(feasible), "rows": rows,
         "reachable": reachable, "twin_check": twin_check(budget, table, latency),
         "search_proposals_mean": float(np.mean(proposals)), "search_seconds_mean": float(np.mean(seconds)),

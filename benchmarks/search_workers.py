@@ -29,7 +29,8 @@ from .common import write_result
 
 
 def _run(workers: int, trials: int, epochs: int, runs: Path) -> tuple[float, list, float, float]:
-    settings = RunSettings(trials=trials, epochs=epochs, halving_rate=None, workers=workers, runs_dir=str(runs),
+    settings = RunSettings(trials=trials, epochs=epochs, halving_rate=None, workers=workers,
+                           runs_dir=str(runs),
                            study=f"w{workers}", generation=8, time_candidates=False)  # one profile for both
     start = time.perf_counter()
     run_search(settings)
@@ -37,7 +38,8 @@ def _run(workers: int, trials: int, epochs: int, runs: Path) -> tuple[float, lis
     trials_ = load_study(f"w{workers}", None, runs).study.get_trials(deepcopy=False)
     train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials_)
     # the search loop: from the first proposal to the last result (start-up and shutdown are paid once a run)
-    loop_s = (max(t.datetime_complete for t in trials_) - min(t.datetime_start for t in trials_)).total_seconds()
+    loop_s = (max(t.datetime_complete for t in trials_)
+              - min(t.datetime_start for t in trials_)).total_seconds()
     return seconds, [(t.params, t.values) for t in trials_], train_s, loop_s
 
 

@@ -88,7 +88,8 @@ def measure(space, resolution: int, repeats: int, with_ort: bool) -> dict:
         print(f"  {label:14s} {row}", flush=True)
     dense = rows["dense"]
     for row in rows.values():
-        for key in ("attn_core_flops", "attn_module_flops", "model_flops", "attn_ms", "model_ms", "ort_model_ms"):
+        for key in ("attn_core_flops", "attn_module_flops", "model_flops", "attn_ms", "model_ms",
+                    "ort_model_ms"):
             if key in row:
                 row[f"{key}_vs_dense"] = round(row[key] / dense[key], 4)
     return rows

@@ -66,7 +66,8 @@ def _timed(drivers: int, trials: int, runs_dir: str, storage: str | None) -> flo
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 15  # after the spawned interpreters have imported torch and optuna
-    procs = [ctx.Process(target=_driver, args=(trials, runs_dir, storage, start_at, out)) for _ in range(drivers)]
+    procs = [ctx.Process(target=_driver, args=(trials, runs_dir, storage, start_at, out))
+             for _ in range(drivers)]
     for p in procs:
         p.start()
     for p in procs:
@@ -84,8 +85,10 @@ def _check(trials: int, storage: str) -> dict:
     status = collections.Counter(t.user_attrs.get("status") for t in got)
     evaluated = sum(status[s] for s in ("complete", "pruned", "failed"))
     running = sum(1 for t in got if t.state.name == "RUNNING")
-    drivers = collections.Counter(t.user_attrs["driver"]["pid"] for t in got if t.user_attrs.get("status") == "complete")
-    return {"evaluated": evaluated, "lost": max(0, trials - evaluated), "duplicated": max(0, evaluated - trials),
+    drivers = collections.Counter(t.user_attrs["driver"]["pid"] for t in got
+                                  if t.user_attrs.get("status") == "complete")
+    return {"evaluated": evaluated, "lost": max(0, trials - evaluated),
+            "duplicated": max(0, evaluated - trials),
             "left_running": running, "numbers_unique": len({t.number for t in got}) == len(got),
             "per_driver": sorted(drivers.values())}
 
@@ -131,17 +134,18 @@ def main() -> None:
                   f"2 drivers {pg_two_s:.1f} s; two-driver study {check}")
     finally:
         if server_dir:
-            subprocess.run([str(ROOT / ".ci" / "postgres"), "stop", server_dir], check=False, capture_output=True,
-                           env=env)
+            subprocess.run([str(ROOT / ".ci" / "postgres"), "stop", server_dir], check=False,
+                           capture_output=True, env=env)
     n = args.trials
     med = {k: statistics.median(r[k] for r in rows) for k in ("sqlite_one_driver_s", "postgres_one_driver_s",
                                                                "postgres_two_drivers_s")}
     per_trial_ms = {k.replace("_s", "_ms_per_trial"): 1000 * v / n for k, v in med.items()}
-    lost = sum(r["two_drivers_lost"] + r["two_drivers_duplicated"] + r["two_drivers_left_running"] for r in rows)
+    lost = sum(r["two_drivers_lost"] + r["two_drivers_duplicated"] + r["two_drivers_left_running"]
+               for r in rows)
     meets = lost == 0 and all(r["two_drivers_numbers_unique"] for r in rows)
     print(f"per trial (median of {args.runs}): " + ", ".join(f"{k} {v:.1f}" for k, v in per_trial_ms.items())
-          + f"; PostgreSQL/SQLite one driver {med['postgres_one_driver_s'] / med['sqlite_one_driver_s']:.2f}x; "
-          f"lost or duplicated: {lost}")
+          + "; PostgreSQL/SQLite one driver "
+          f"{med['postgres_one_driver_s'] / med['sqlite_one_driver_s']:.2f}x; lost or duplicated: {lost}")
     write_result("storage_drivers", {
         "trials": n, "runs": rows, **per_trial_ms,
         "postgres_over_sqlite_one_driver": med["postgres_one_driver_s"] / med["sqlite_one_driver_s"],

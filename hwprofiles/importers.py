@@ -60,7 +60,8 @@ def _read_rows(path: Path, space_name: str, column: str, batch: int, precision: 
     return out, dropped
 
 
-def read_plain_csv(path: str | Path, space: str, batch: int = 1, precision: str = "fp32") -> list[Measurement]:
+def read_plain_csv(path: str | Path, space: str, batch: int = 1,
+                   precision: str = "fp32") -> list[Measurement]:
     """Rows of ``arch_str,latency_ms`` (other columns ignored), validated line by line."""
     rows, _ = _read_rows(Path(path), space, "latency_ms", batch, precision)
     return rows

@@ -35,8 +35,8 @@ from .runner import PROVIDERS, RESULT_COLUMNS, Protocol
 from .sampling import plan_architectures
 from .store import user_dir
 
-__all__ = ["make_kit", "write_kit", "read_kit", "KitResults", "import_kit", "import_csv", "read_json_object", "MANIFEST",
-           "RESULTS", "RUNNER", "ENVIRONMENT"]
+__all__ = ["make_kit", "write_kit", "read_kit", "KitResults", "import_kit", "import_csv", "read_json_object",
+           "MANIFEST", "RESULTS", "RUNNER", "ENVIRONMENT"]
 
 MANIFEST, RESULTS, RUNNER, ENVIRONMENT = "manifest.json", "results.csv", "run_kit.py", "environment.json"
 
@@ -58,10 +58,12 @@ def make_kit(spaces: tuple[str, ...], count: int, out: str | Path, precisions: t
         for config in plan_architectures(space, count, seed):
             shape = space.input_shape(config)
             fp32, int8 = model_paths(models, space_name, config.arch_str)
-            jobs.append(ExportJob(space_name, config.arch_str, shape, str(fp32), str(int8) if "int8" in precisions else None))
+            jobs.append(ExportJob(space_name, config.arch_str, shape, str(fp32),
+                                  str(int8) if "int8" in precisions else None))
             for precision, path in (("fp32", fp32), ("int8", int8)):
                 if precision in precisions:
-                    entries.append({"file": f"models/{path.name}", "space": space_name, "arch_str": config.arch_str,
+                    entries.append({"file": f"models/{path.name}", "space": space_name,
+                                    "arch_str": config.arch_str,
                                     "input_shape": [batch, *shape], "precision": precision})
     export_models(jobs, request, progress)
     readme = ("Measure these models on the target device (needs python3, numpy, onnxruntime):\n"
@@ -144,8 +146,9 @@ def _measurement(entry: dict, row: dict[str, str], where: str) -> Measurement:
                   input_shape="x".join(map(str, shape)), batch=str(batch))
     m = parse_measurement(fields, where, [entry["space"]])
     for column in ("p50_ms", "p90_ms", "p99_ms", "runs"):
-        if getattr(m, column) is None:
-            raise ProfileError(f"{where}: missing value for column {column!r}")
+        if not getattr(m, column):
+            raise ProfileError(f"{where}: column {column!r} must be a positive number, got "
+                               f"{row.get(column)!r}")
     create_space(m.space).parse(m.arch_str)
     return m
 
@@ -156,11 +159,12 @@ def _store(device: DeviceInfo, rows: list[Measurement], root: Path | None) -> Pr
         existing = load_profile(folder)
         same = (existing.device.runtime, existing.device.batch) == (device.runtime, device.batch)
         if not same:
-            raise ProfileError(f"profile {device.name!r} exists with runtime {existing.device.runtime!r}, batch "
-                               f"{existing.device.batch}; import under another --device name")
-        seen = {(m.space, m.arch_str, m.input_shape, m.precision, m.batch, m.repeat) for m in existing.measurements}
-        rows = list(existing.measurements) + [m for m in rows if (m.space, m.arch_str, m.input_shape, m.precision,
-                                                                  m.batch, m.repeat) not in seen]
+            raise ProfileError(f"profile {device.name!r} exists with runtime {existing.device.runtime!r}, "
+                               f"batch {existing.device.batch}; import under another --device name")
+        seen = {(m.space, m.arch_str, m.input_shape, m.precision, m.batch, m.repeat)
+                for m in existing.measurements}
+        rows = list(existing.measurements) + [m for m in rows if (m.space, m.arch_str, m.input_shape,
+                                                                  m.precision, m.batch, m.repeat) not in seen]
         device = existing.device
     profile = Profile(device, tuple(rows), folder)
     save_profile(profile, folder)
@@ -182,7 +186,8 @@ def import_kit(folder: str | Path, device: str, root: Path | None = None) -> Pro
         threads=environment.get("threads"), batch=int(manifest.get("batch", 1)),
         precisions=tuple(sorted({m.precision for m in rows})),
         protocol={"timing": manifest.get("protocol", {}), "statistic": "p50"},
-        date=dt.date.today().isoformat(), provenance={"source": "profiling kit", "kit": str(folder.resolve())},
+        date=dt.date.today().isoformat(),
+        provenance={"source": "profiling kit", "kit": str(folder.resolve())},
     )
     return _store(info, rows, root)
 

@@ -44,12 +44,13 @@ from .profile import (
     validate_device_name,
 )
 from .quantize import TRANSFORMER_OPS, quantize_int8
-from .runner import CHUNK, Protocol, time_callable, time_interleaved
+from .runner import CHUNK, Protocol, time_callable
 from .sampling import plan_architectures
 from .store import user_dir
+from .timing import timing_backend
 
-__all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "open_or_create", "export_models", "measure_jobs",
-           "measure_in_chunks", "model_paths", "profile_local"]
+__all__ = ["ProfileRequest", "ExportJob", "RUNTIMES", "export_job", "open_or_create", "export_models",
+           "measure_jobs", "measure_in_chunks", "model_paths", "profile_local"]
 
 log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "torch")
@@ -127,7 +128,8 @@ def open_or_create(request: ProfileRequest) -> Profile:
     if (folder / DEVICE_FILE).is_file():
         profile = load_profile(folder)
         timing = profile.device.protocol.get("timing")
-        have = {"runtime": profile.device.runtime, "threads": profile.device.threads, "batch": profile.device.batch,
+        have = {"runtime": profile.device.runtime, "threads": profile.device.threads,
+                "batch": profile.device.batch,
                 "protocol": asdict(Protocol.from_dict(timing)) if isinstance(timing, dict) else timing}
         want = request.settings()
         if have != want:
@@ -181,7 +183,8 @@ def export_job(job: ExportJob, batch: int, seed: int) -> ExportJob:
 
 
 def export_models(jobs: list[ExportJob], request: ProfileRequest, progress: Progress | None) -> None:
-    pending = [j for j in jobs if not Path(j.fp32_path).exists() or (j.int8_path and not Path(j.int8_path).exists())]
+    pending = [j for j in jobs
+               if not Path(j.fp32_path).exists() or (j.int8_path and not Path(j.int8_path).exists())]
     done = len(jobs) - len(pending)
     if progress:
         progress("export", done, len(jobs))
@@ -208,23 +211,27 @@ def _time_torch(job: ExportJob, request: ProfileRequest) -> dict:
 
     torch.set_num_threads(request.threads)
     space = create_space(job.space)
-    model = space.build(space.parse(job.arch_str), in_chans=job.input_shape[0], img_size=job.input_shape[1]).eval()
+    model = space.build(space.parse(job.arch_str), in_chans=job.input_shape[0],
+                        img_size=job.input_shape[1]).eval()
     x = torch.randn(request.batch, *job.input_shape)
     with torch.no_grad():
         return time_callable(lambda: model(x), request.protocol)
 
 
-def measure_jobs(items: list[tuple[ExportJob, str]], request: ProfileRequest, repeat: int) -> list[Measurement]:
+def measure_jobs(items: list[tuple[ExportJob, str]], request: ProfileRequest,
+                 repeat: int) -> list[Measurement]:
     """Time (job, precision) pairs; ONNX models are timed together, their rounds interleaved."""
     if request.runtime == "torch":
         timed = [_time_torch(job, request) for job, _ in items]
     else:
-        models = [(str(job.fp32_path if precision == "fp32" else job.int8_path), (request.batch, *job.input_shape))
+        models = [(str(job.fp32_path if precision == "fp32" else job.int8_path),
+                   (request.batch, *job.input_shape))
                   for job, precision in items]
-        timed = time_interleaved(models, request.protocol, "cpu", request.threads)
-    return [Measurement(job.space, job.arch_str, "x".join(map(str, job.input_shape)), precision, request.batch,
-                        stats["latency_ms"], stats["mean_ms"], stats["p50_ms"], stats["p90_ms"], stats["p99_ms"],
-                        stats["std_ms"], stats["runs"], stats.get("peak_memory_bytes"), stats.get("model_bytes"),
+        timed = timing_backend().time_models(models, request.protocol, request.threads)
+    return [Measurement(job.space, job.arch_str, "x".join(map(str, job.input_shape)), precision,
+                        request.batch, stats["latency_ms"], stats["mean_ms"], stats["p50_ms"],
+                        stats["p90_ms"], stats["p99_ms"], stats["std_ms"], stats["runs"],
+                        stats.get("peak_memory_bytes"), stats.get("model_bytes"),
                         repeat)
             for (job, precision), stats in zip(items, timed)]
 
@@ -270,7 +277,8 @@ def profile_local(request: ProfileRequest, progress: Progress | None = None) -> 
     shape_str = lambda j: "x".join(map(str, j.input_shape))  # noqa: E731
     todo = [(j, p) for j in jobs for p in request.precisions
             if (j.space, j.arch_str, shape_str(j), p, request.batch) not in done]
-    log.info("profile %s: %d architectures planned, %d measurements to take", request.device, len(jobs), len(todo))
+    log.info("profile %s: %d architectures planned, %d measurements to take", request.device, len(jobs),
+             len(todo))
 
     if request.runtime == "onnxruntime":
         export_models(sorted({j for j, _ in todo}, key=jobs.index), request, progress)
@@ -304,4 +312,5 @@ def _remeasure_for_noise(profile: Profile, jobs: list[ExportJob], request: Profi
         protocol = dict(profile.device.protocol)
         protocol["noise"] = {"pairs": pairs, "p90_pct": round(p90, 2), "median_pct": round(median, 2),
                              "meaning": "relative |second - first| p50 latency of re-measured models"}
-        save_device(request.folder, profile.with_device(noise_floor_pct=round(p90, 2), protocol=protocol).device)
+        save_device(request.folder,
+                    profile.with_device(noise_floor_pct=round(p90, 2), protocol=protocol).device)

@@ -63,12 +63,14 @@ class DeviceInfo:
             raise ProfileError(f"device {self.name}: 'batch' must be a positive int, got {self.batch!r}")
         for p in self.precisions:
             if p not in PRECISIONS:
-                raise ProfileError(f"device {self.name}: unknown precision {p!r}; valid: {', '.join(PRECISIONS)}")
+                raise ProfileError(f"device {self.name}: unknown precision {p!r}; valid: "
+                                   f"{', '.join(PRECISIONS)}")
         if self.noise_floor_pct is not None and not (
             isinstance(self.noise_floor_pct, (int, float)) and math.isfinite(self.noise_floor_pct)
             and self.noise_floor_pct >= 0
         ):
-            raise ProfileError(f"device {self.name}: 'noise_floor_pct' must be >= 0, got {self.noise_floor_pct!r}")
+            raise ProfileError(f"device {self.name}: 'noise_floor_pct' must be >= 0, got "
+                               f"{self.noise_floor_pct!r}")
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -60,8 +60,8 @@ class Protocol:
     rounds: int = 5
 
     def __post_init__(self) -> None:
-        if (self.warmup_runs < 0 or self.min_runs < 1 or self.min_duration_s < 0 or self.max_runs < self.min_runs
-                or self.rounds < 1):
+        if (self.warmup_runs < 0 or self.min_runs < 1 or self.min_duration_s < 0
+                or self.max_runs < self.min_runs or self.rounds < 1):
             raise ValueError(f"invalid protocol {self}")
 
     @classmethod
@@ -214,7 +214,8 @@ def run_kit(folder: str, provider: str, threads: int | None) -> int:
             writer.writeheader()
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
-            timed = time_interleaved([(os.path.join(folder, m["file"]), tuple(m["input_shape"])) for m in chunk],
+            timed = time_interleaved([(os.path.join(folder, m["file"]), tuple(m["input_shape"]))
+                                      for m in chunk],
                                      protocol, provider, threads)
             for i, (model, stats) in enumerate(zip(chunk, timed), start + 1):
                 stats["model"] = model["file"]
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the ONNX models of a profiling kit.")
     parser.add_argument("folder", nargs="?", default=os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--provider", choices=sorted(PROVIDERS), default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: runtime's choice)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads (default: runtime's choice)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     return run_kit(args.folder, args.provider, args.threads)

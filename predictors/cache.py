@@ -67,7 +67,8 @@ def _read_choice(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32", num_classes: int | None = None,
+def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32",
+                       num_classes: int | None = None,
                        coverage: float = 0.9, random_state: int = 0, cache_dir: str | Path | None = None
                        ) -> LatencyPredictor:
     """The predictor of one (profile, space, precision), fitted or taken from the cache.

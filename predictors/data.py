@@ -90,10 +90,12 @@ def rows_to_data(rows: Sequence[Any], space: Any, precision: str | None = None,
     layers, latencies, arch_strs, encodings = [], [], [], []
     shapes: dict[str, tuple[int, int, int]] = {}
     for r in rows:
-        shape = shapes.get(r.input_shape) or shapes.setdefault(r.input_shape, parse_input_shape(r.input_shape))
+        shape = shapes.get(r.input_shape) or shapes.setdefault(r.input_shape,
+                                                               parse_input_shape(r.input_shape))
         lat = float(r.latency_ms)
         if not math.isfinite(lat) or lat <= 0:
-            raise PredictorError(f"{space.name} {r.arch_str}: latency_ms must be finite and positive, got {lat!r}")
+            raise PredictorError(f"{space.name} {r.arch_str}: latency_ms must be finite and positive, got "
+                                 f"{lat!r}")
         config = space.parse(r.arch_str)
         layers.append(space.layers(config, shape, num_classes))
         encodings.append(space.encode(config))

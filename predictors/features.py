@@ -62,7 +62,8 @@ def feature_matrix(archs: Iterable[Sequence[LayerSpec]], precision: str = "fp32"
     return np.array([layer_features(layers, precision) for layers in archs], dtype=np.float64)
 
 
-def arch_features(space, configs, input_shape=None, num_classes: int = 10, precision: str = "fp32") -> np.ndarray:
+def arch_features(space, configs, input_shape=None, num_classes: int = 10,
+                  precision: str = "fp32") -> np.ndarray:
     """``[FEATURE_NAMES | space.encoding_names()]`` rows: op costs plus where the choices sit.
 
     ``input_shape`` defaults to each config's own ``space.input_shape(config)``.

@@ -64,14 +64,16 @@ def _ridge(alpha: float) -> Any:
 
 
 def fit_fewshot(sources: Sequence[LatencyPredictor], archs: Sequence[Sequence[LayerSpec]] | np.ndarray,
-                latency_ms: Sequence[float], coverage: float = 0.9, precision: str = "fp32") -> FewShotPredictor:
+                latency_ms: Sequence[float], coverage: float = 0.9,
+                precision: str = "fp32") -> FewShotPredictor:
     """Fit on K target measurements (``archs``, ``latency_ms``) given source-device predictors."""
     if not sources:
         raise PredictorError("few-shot transfer needs at least one source predictor")
     X = archs if isinstance(archs, np.ndarray) else feature_matrix(archs, precision)
     y = np.log(check_latencies(latency_ms, len(X)))
     if len(y) < _MIN_SHOTS:
-        raise PredictorError(f"few-shot transfer needs at least {_MIN_SHOTS} target measurements, got {len(y)}")
+        raise PredictorError(f"few-shot transfer needs at least {_MIN_SHOTS} target measurements, got "
+                             f"{len(y)}")
     F = _transfer_features(sources, X)
     scaled = StandardScaler().fit_transform(F)
     alpha = float(RidgeCV(alphas=_ALPHAS).fit(scaled, y).alpha_)  # efficient leave-one-out choice

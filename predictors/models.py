@@ -39,8 +39,9 @@ from .data import check_latencies
 from .errors import PredictorError
 from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
 
-__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "Candidate", "blendable", "choice_parts",
-           "fit_predictor", "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics", "refit_predictor"]
+__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "Candidate", "blendable",
+           "choice_parts", "fit_predictor", "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics",
+           "refit_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,14 @@ _MIN_ROWS = 5
 class Candidate:
     """One model choice compared by cross-validation.
 
-    The additive part sums costs over the op kinds, or (``encoding``) over the op kinds and the space's encoding
-    (a lookup table per position, plus the counts a space adds, such as nb201's ops as each runtime runs them);
-    ``trimmed`` refits it robustly, in relative error, giving the rows it misses by far no weight (below). The
-    ``correction`` of its log residuals is None, "gp" (a Gaussian process) or HistGradientBoosting kwargs;
-    "absolute_error" boosting fits the median, which one mis-timed architecture cannot drag (the phones'
-    published latencies have such).
-    ``typical_rows_only`` fits the correction on the rows the trimmed fit kept, so mis-timed rows shape neither.
+    The additive part sums costs over the op kinds, or (``encoding``) over the op kinds and the space's
+    encoding (a lookup table per position, plus the counts a space adds, such as nb201's ops as each runtime
+    runs them); ``trimmed`` refits it robustly, in relative error, giving the rows it misses by far no weight
+    (below). The ``correction`` of its log residuals is None, "gp" (a Gaussian process) or
+    HistGradientBoosting kwargs; "absolute_error" boosting fits the median, which one mis-timed architecture
+    cannot drag (the phones' published latencies have such).
+    ``typical_rows_only`` fits the correction on the rows the trimmed fit kept, so mis-timed rows shape
+    neither.
     """
 
     encoding: bool
@@ -118,9 +120,9 @@ def choice_parts(choice: str) -> list[str]:
     parts = choice.split(BLEND) if isinstance(choice, str) else []
     if not 1 <= len(parts) <= 2 or any(p not in CANDIDATES for p in parts) or (
             len(parts) == 2 and not blendable(*parts)):
-        raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}, or two of them "
-                             f"joined by {BLEND!r} (no Gaussian process, at most {MAX_BLEND_ITERATIONS} boosting "
-                             "iterations together)")
+        raise PredictorError(f"unknown model choice {choice!r}; valid: {', '.join(CANDIDATES)}, or two of "
+                             f"them joined by {BLEND!r} (no Gaussian process, at most {MAX_BLEND_ITERATIONS} "
+                             "boosting iterations together)")
     return parts
 
 
@@ -147,8 +149,10 @@ class AdditiveModel:
     intercept: float = 0.0
     floor_ms: float = 1e-3
     with_encoding: bool = False  # the space's encoding columns join the op kinds' columns
-    trimmed: bool = False  # a robust refit, in relative error, that gives rows it misses by far no weight (below)
-    kept_rows: np.ndarray | None = field(default=None, repr=False)  # rows with weight in the last fit (not stored)
+    # a robust refit, in relative error, that gives rows it misses by far no weight (below)
+    trimmed: bool = False
+    # rows with weight in the last fit (not stored)
+    kept_rows: np.ndarray | None = field(default=None, repr=False)
 
     def _columns(self, X: np.ndarray) -> np.ndarray:
         if not self.with_encoding:
@@ -170,7 +174,8 @@ class AdditiveModel:
             robust = _biweights(np.log(y) - np.log(self.predict(X)))
             if (robust > 0).sum() < max(_MIN_ROWS, TRIM_MIN_KEPT * len(y)):
                 break
-            weight_next = robust / y**2  # relative error: a 1 ms miss matters more on a 5 ms net than a 50 ms one
+            # relative error: a 1 ms miss matters more on a 5 ms net than a 50 ms one
+            weight_next = robust / y**2
             if np.allclose(weight_next / weight_next.sum(), weight / weight.sum(), rtol=0, atol=1e-6):
                 break
             weight = weight_next
@@ -216,7 +221,8 @@ class FlopsLinearBaseline:
         self.floor_ms = float(0.1 * y.min())
         return self
 
-    def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray, precision: str = "fp32") -> np.ndarray:
+    def predict(self, archs: Sequence[Sequence[LayerSpec]] | np.ndarray,
+                precision: str = "fp32") -> np.ndarray:
         X = _as_features(archs, precision)
         return np.maximum(X[:, _FLOPS_COL] * self.slope + self.intercept, self.floor_ms)
 
@@ -327,7 +333,8 @@ class LatencyPredictor:
     """A fitted latency model of one (device, space, precision): p50 and a conformal upper bound."""
 
     precision: str
-    parts: list[tuple[AdditiveModel, Any]]  # (additive, corrector) per candidate of the choice; a blend has two
+    # (additive, corrector) per candidate of the choice; a blend has two
+    parts: list[tuple[AdditiveModel, Any]]
     choice: str
     log_upper_q: float
     coverage: float
@@ -341,7 +348,8 @@ class LatencyPredictor:
         if X.shape[1] != self.n_features:
             raise PredictorError(
                 f"this predictor was fitted on {self.n_features} features per architecture, got {X.shape[1]}"
-                + ("; use score(space, configs) or predictors.arch_features" if self.n_features > len(FEATURE_NAMES)
+                + ("; use score(space, configs) or predictors.arch_features"
+                   if self.n_features > len(FEATURE_NAMES)
                    else ""))
         return _predict_parts(self.parts, X)
 
@@ -363,7 +371,8 @@ class LatencyPredictor:
         if not configs:
             return np.zeros(0), np.zeros(0)
         if self.n_features > len(FEATURE_NAMES):
-            return self.predict_with_upper(arch_features(space, configs, input_shape, num_classes, self.precision))
+            return self.predict_with_upper(arch_features(space, configs, input_shape, num_classes,
+                                                         self.precision))
         layers = space.layers
         if input_shape is None:
             shape_of = space.input_shape
@@ -374,7 +383,8 @@ class LatencyPredictor:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description: the choice, the additive coefficients, the conformal quantile."""
-        return {"precision": self.precision, "choice": self.choice, "candidates": {n: asdict(CANDIDATES[n]) for n in choice_parts(self.choice)},
+        return {"precision": self.precision, "choice": self.choice,
+                "candidates": {n: asdict(CANDIDATES[n]) for n in choice_parts(self.choice)},
                 "log_upper_q": self.log_upper_q, "coverage": self.coverage, "random_state": self.random_state,
                 "n_train": self.n_train, "cv_scores": self.cv_scores,
                 "additive": [additive.to_dict() for additive, _ in self.parts]}
@@ -385,7 +395,8 @@ def _out_of_fold(X: np.ndarray, y: np.ndarray, choice: str, n_splits: int, rando
     the folds it is not in."""
     pred = np.empty_like(y)
     for train, test in KFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X):
-        parts = [_fit_candidate(X[train], y[train], CANDIDATES[name], random_state) for name in choice_parts(choice)]
+        parts = [_fit_candidate(X[train], y[train], CANDIDATES[name], random_state)
+                 for name in choice_parts(choice)]
         pred[test] = _predict_parts(parts, X[test])
     return pred
 

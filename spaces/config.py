@@ -39,7 +39,8 @@ def check_op_tuple(config: Any, field: str, length: int, ops: tuple[str, ...],
         value = tuple(value)
         object.__setattr__(config, field, value)
     if not isinstance(value, tuple):
-        raise ConfigError(f"{owner}: field {field!r} must be a tuple of {length} ops, got {type(value).__name__}")
+        raise ConfigError(f"{owner}: field {field!r} must be a tuple of {length} ops, got "
+                          f"{type(value).__name__}")
     if len(value) != length:
         raise ConfigError(f"{owner}: field {field!r} must hold {length} ops, got {len(value)}")
     for i, op in enumerate(value):

@@ -116,7 +116,8 @@ def elementwise(kind: str, channels: int, h: int, w: int = 1, inputs: int = 2) -
     return LayerSpec(kind, channels, channels, h, w, h, w, 1, 1, 1, 1.0, "none", 0, 0, moved)
 
 
-def pool(channels: int, h: int, w: int, kernel: int, stride: int = 1, padding: int | None = None) -> LayerSpec:
+def pool(channels: int, h: int, w: int, kernel: int, stride: int = 1,
+         padding: int | None = None) -> LayerSpec:
     h_out = conv_out_size(h, kernel, stride, padding)
     w_out = conv_out_size(w, kernel, stride, padding)
     moved = channels * (h * w + h_out * w_out) * BYTES_PER_ELEMENT

@@ -63,7 +63,8 @@ class StageConfig(ArchConfig):
 
     @property
     def arch_str(self) -> str:
-        return f"d{self.depth}k{self.kernel}e{self.expansion}{'se' if self.se else ''}{'-hs' if self.act == 'hswish' else '-re'}"
+        return (f"d{self.depth}k{self.kernel}e{self.expansion}{'se' if self.se else ''}"
+                f"{'-hs' if self.act == 'hswish' else '-re'}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class MobileCnnConfig(ArchConfig):
         for i, stage in enumerate(self.stages):
             if not isinstance(stage, StageConfig):
                 raise ConfigError(f"{owner}: field 'stages[{i}]' must be a StageConfig, got {stage!r}")
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) or not 0.25 <= self.width <= 2.0:
+        if (isinstance(self.width, bool) or not isinstance(self.width, (int, float))
+                or not 0.25 <= self.width <= 2.0):
             raise ConfigError(f"{owner}: field 'width' must be a number in [0.25, 2.0], got {self.width!r}")
         object.__setattr__(self, "width", float(self.width))
         check_int(owner, "stem", self.stem, 8, 128)
@@ -155,7 +157,8 @@ class MobileCnnSpace(SearchSpace):
     depths: tuple[tuple[int, ...], ...] = field(default=((1, 2), *([(1, 2, 3, 4)] * 5)))
 
     name = "mobile_cnn"
-    description = "MobileNetV3-style MBConv networks (timm blocks): depth, kernel, expansion, SE, act per stage"
+    description = ("MobileNetV3-style MBConv networks (timm blocks): depth, kernel, expansion, SE, act per "
+                   "stage")
     config_cls = MobileCnnConfig
 
     def __post_init__(self) -> None:
@@ -177,7 +180,8 @@ class MobileCnnSpace(SearchSpace):
         config = self.check_config(config)
         out = [float(config.resolution), config.width, float(config.stem), float(config.head)]
         for s in config.stages:
-            out += [float(s.depth), float(s.kernel), float(s.expansion), float(s.se), float(s.act == "hswish")]
+            out += [float(s.depth), float(s.kernel), float(s.expansion), float(s.se),
+                    float(s.act == "hswish")]
         return tuple(out)
 
     # -- sampling ----------------------------------------------------------
@@ -201,15 +205,20 @@ class MobileCnnSpace(SearchSpace):
 
     def size(self) -> int:
         per_stage = [len(d) * len(KERNELS) * len(EXPANSIONS) * 2 * len(ACTIVATIONS) for d in self.depths]
-        return len(self.resolutions) * len(self.widths) * len(self.stems) * len(self.heads) * math.prod(per_stage)
+        return (len(self.resolutions) * len(self.widths) * len(self.stems) * len(self.heads)
+                * math.prod(per_stage))
 
     def extremes(self) -> tuple[MobileCnnConfig, MobileCnnConfig]:
         small = MobileCnnConfig(
-            stages=tuple(StageConfig(min(d), min(KERNELS), min(EXPANSIONS), False, "relu") for d in self.depths),
-            width=min(self.widths), stem=min(self.stems), head=min(self.heads), resolution=min(self.resolutions))
+            stages=tuple(StageConfig(min(d), min(KERNELS), min(EXPANSIONS), False, "relu")
+                         for d in self.depths),
+            width=min(self.widths), stem=min(self.stems), head=min(self.heads),
+            resolution=min(self.resolutions))
         large = MobileCnnConfig(
-            stages=tuple(StageConfig(max(d), max(KERNELS), max(EXPANSIONS), True, "hswish") for d in self.depths),
-            width=max(self.widths), stem=max(self.stems), head=max(self.heads), resolution=max(self.resolutions))
+            stages=tuple(StageConfig(max(d), max(KERNELS), max(EXPANSIONS), True, "hswish")
+                         for d in self.depths),
+            width=max(self.widths), stem=max(self.stems), head=max(self.heads),
+            resolution=max(self.resolutions))
         return small, large
 
     # -- analytic description ---------------------------------------------

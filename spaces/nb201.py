@@ -261,7 +261,8 @@ def _reduction_specs(c_in: int, c_out: int, h: int, w: int) -> tuple[LayerSpec, 
 
 class NB201Space(PositionalOpsSpace):
     name = "nb201"
-    description = "NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency data"
+    description = ("NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells), tabular accuracy and latency "
+                   "data")
     config_cls = NB201Config
     positions, ops, ops_field = PARAM_NAMES, OPS, "edges"
 

@@ -80,7 +80,8 @@ class SparseVitConfig(ArchConfig):
         grid = self.grid
         if self.attention == "dense":
             if self.window != 0:
-                raise ConfigError(f"{_OWNER}: field 'window' must be 0 for dense attention, got {self.window!r}")
+                raise ConfigError(f"{_OWNER}: field 'window' must be 0 for dense attention, got "
+                                  f"{self.window!r}")
         else:
             check_int(_OWNER, "window", self.window, 1, grid)
             if grid % self.window:
@@ -213,8 +214,10 @@ class SparseVitSpace(SearchSpace):
         self.dims = _check_choices("dims", dims, 8, 4096)
         self.heads = _check_choices("heads", heads, 1, 64)
         self.mlp_ratios = _check_choices("mlp_ratios", mlp_ratios, 1, 8)
-        if not isinstance(attentions, (tuple, list)) or not attentions or len(set(attentions)) != len(attentions):
-            raise ConfigError(f"sparse_vit: option 'attentions' must be a non-empty tuple, got {attentions!r}")
+        if (not isinstance(attentions, (tuple, list)) or not attentions
+                or len(set(attentions)) != len(attentions)):
+            raise ConfigError("sparse_vit: option 'attentions' must be a non-empty tuple, got "
+                              f"{attentions!r}")
         for kind in attentions:
             check_choice("sparse_vit", "attentions", kind, ATTENTION_KINDS)
         self.attentions = tuple(attentions)
@@ -262,7 +265,8 @@ class SparseVitSpace(SearchSpace):
     def sample(self, trial: Any) -> SparseVitConfig:
         attention = trial.suggest_categorical("attention", self.attentions)
         window = trial.suggest_categorical("window", self.windows) if attention != "dense" else 0
-        g = trial.suggest_categorical("global_tokens", self.global_token_counts) if attention == "global" else 0
+        g = (trial.suggest_categorical("global_tokens", self.global_token_counts) if attention == "global"
+             else 0)
         return SparseVitConfig(
             resolution=trial.suggest_categorical("resolution", self.resolutions),
             patch=trial.suggest_categorical("patch", self.patches),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from .required import unavailable
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -46,19 +48,21 @@ def _quiet_and_single_threaded():
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"../shared/data not found at {SHARED_DATA}")
+        unavailable(f"../shared/data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
 def _tiny_local_profile(tmp_path_factory):
-    """Measures a ``local`` profile of 12 tiny models (quick protocol) once per session."""
+    """Measures a ``local`` profile of 12 tiny models once per session, with the deterministic fake timing."""
     from hwprofiles.measure import ProfileRequest, profile_local
+    from hwprofiles.timing import use_timing_backend
 
+    from .fake_timing import FakeTiming
     from .tiny import QUICK, TINY
 
     root, cache = tmp_path_factory.mktemp("profiles"), tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, use_timing_backend(FakeTiming()):
         mp.setenv("SEARCH_PROFILES_DIR", str(root))
         profile_local(ProfileRequest(device="local", spaces=("mobile_cnn",), count=12, precisions=("fp32",),
                                      protocol=QUICK, workers=2, space_options=TINY))
@@ -66,9 +70,20 @@ def _tiny_local_profile(tmp_path_factory):
 
 
 @pytest.fixture
-def local_device(_tiny_local_profile, tmp_path, monkeypatch):
+def fake_timing():
+    """Everything this test times (profiling, candidates, finalized variants) takes ``FakeTiming``'s latency."""
+    from hwprofiles.timing import use_timing_backend
+
+    from .fake_timing import FakeTiming
+
+    with use_timing_backend(FakeTiming()) as backend:
+        yield backend
+
+
+@pytest.fixture
+def local_device(_tiny_local_profile, fake_timing, tmp_path, monkeypatch):
     """A copy of the tiny ``local`` profile for this test alone (searches append their timings to it),
-    made visible by env; the predictor cache is shared (keyed by the rows)."""
+    made visible by env; the predictor cache is shared (keyed by the rows). Timing is the fake's."""
     root, cache = _tiny_local_profile
     mine = tmp_path / "local-profiles"
     shutil.copytree(root / "local", mine / "local")

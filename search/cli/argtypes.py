@@ -1,11 +1,25 @@
-"""argparse types for the command line's numbers: a bad value is argparse's own one-line error."""
+"""argparse pieces: types for the numbers (a bad value is argparse's own one-line error), lists, the parser."""
 
 from __future__ import annotations
 
 import argparse
 import math
 
-__all__ = ["positive_int", "positive_float", "open_fraction"]
+__all__ = ["positive_int", "positive_float", "open_fraction", "comma_list", "OneLineErrorParser", "EXIT_USAGE"]
+
+EXIT_USAGE = 2
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse exits 2 on bad flags already; make the message one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def positive_int(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from search.cli.argtypes import positive_float, positive_int
+from search.study.record import TrialRecord
 
 __all__ = ["STUDY_COMMANDS", "add_study_args"]
 
@@ -29,11 +30,11 @@ def _cmd_top(args: argparse.Namespace) -> int:
 
     handle = load_study(args.study, args.storage, args.runs_dir)
     front = pareto_front(handle.study, args.max_latency_ms)[:args.k]
-    rows = [{"trial": t.number, "space": t.user_attrs.get("space"), "val_accuracy": t.values[0],
-             "predicted_p50_ms": t.user_attrs.get("predicted_p50_ms"), "predicted_upper_ms": t.values[1],
-             "measured_p50_ms": t.user_attrs.get("measured_p50_ms"),
-             "params": t.user_attrs.get("n_params"), "flops": t.user_attrs.get("flops"),
-             "epochs": t.user_attrs.get("epochs"), "arch_str": t.user_attrs.get("arch_str")} for t in front]
+    records = [(t, TrialRecord.of(t)) for t in front]
+    rows = [{"trial": t.number, "space": r.space, "val_accuracy": t.values[0],
+             "predicted_p50_ms": r.predicted_p50_ms, "predicted_upper_ms": t.values[1],
+             "measured_p50_ms": r.measured_p50_ms, "params": r.n_params, "flops": r.flops,
+             "epochs": r.epochs, "arch_str": r.arch_str} for t, r in records]
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -66,7 +67,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     handle = load_study(args.study, args.storage, args.runs_dir)
     t = find_trial(handle, args.trial)
     record = {"trial": t.number, "state": t.state.name, "values": t.values, "params": t.params,
-              **{k: v for k, v in t.user_attrs.items()}}
+              **TrialRecord.of(t).attrs}
     if args.json:
         print(json.dumps(record, default=str))
         return 0

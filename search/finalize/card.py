@@ -14,6 +14,8 @@ from typing import Any
 
 from search import __version__
 from search.files import sha256_file
+from search.finalize.selection import INT8_VARIANTS
+from search.study.record import TrialRecord
 
 __all__ = ["write_card", "render_card"]
 
@@ -31,26 +33,26 @@ def _versions() -> dict[str, str]:
 def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, profile, local: bool,
                appended: int) -> Path:
     trial, cand, rows = result["trial"], result["cand"], result["rows"]
-    attrs = trial.user_attrs
+    record = TrialRecord.of(trial)
     identity = handle.settings
     files = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size,
                     "variant": variant} for name, variant in result["artifacts"].items()}
     card = {
         "study": handle.name, "trial": trial.number,
         "architecture": {"space": cand.space.name, "arch_str": cand.config.arch_str, "config": cand.config.to_dict(),
-                         "input_shape": list(result["shape"]), "params": attrs.get("n_params"),
-                         "flops": attrs.get("flops")},
+                         "input_shape": list(result["shape"]), "params": record.n_params,
+                         "flops": record.flops},
         "dataset": identity.get("dataset"),
-        "search": {"val_accuracy": trial.values[0], "epochs": attrs.get("epochs"), "seed": attrs.get("seed"),
-                   "predicted_p50_ms": attrs.get("predicted_p50_ms"),
-                   "predicted_upper_ms": attrs.get("predicted_upper_ms"), "budget_ms": identity.get("budget_ms"),
-                   "screening_measured_p50_ms": attrs.get("measured_p50_ms")},
+        "search": {"val_accuracy": trial.values[0], "epochs": record.epochs, "seed": record.seed,
+                   "predicted_p50_ms": record.predicted_p50_ms,
+                   "predicted_upper_ms": record.predicted_upper_ms, "budget_ms": identity.get("budget_ms"),
+                   "screening_measured_p50_ms": record.measured_p50_ms},
         "variants": rows, "shipped": result["shipped"], "not_shipped": result["reasons"], "notes": result["notes"],
         "tolerance": settings.tolerance,
         "measured_vs_predicted": {
-            "measured_p50_ms": rows["fp32"]["p50_ms"], "predicted_p50_ms": attrs.get("predicted_p50_ms"),
-            "error_pct": (attrs["predicted_p50_ms"] - rows["fp32"]["p50_ms"]) / rows["fp32"]["p50_ms"] * 100
-            if attrs.get("predicted_p50_ms") else None},
+            "measured_p50_ms": rows["fp32"]["p50_ms"], "predicted_p50_ms": record.predicted_p50_ms,
+            "error_pct": (record.predicted_p50_ms - rows["fp32"]["p50_ms"]) / rows["fp32"]["p50_ms"] * 100
+            if record.predicted_p50_ms else None},
         "teacher": None if teacher is None else {"description": teacher.description,
                                                  "val_accuracy": teacher.val_accuracy,
                                                  "alpha": settings.alpha, "temperature": settings.temperature,
@@ -61,8 +63,8 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
                    "runtime": "onnxruntime CPU, 1 thread, batch 1",
                    "protocol": profile.device.protocol.get("timing") if local else "default protocol",
                    "rows_appended_to_profile": appended},
-        "versions": {**_versions(), **(attrs.get("versions") or {})},
-        "seeds": {"trial": attrs.get("seed"), "finalize": settings.seed},
+        "versions": {**_versions(), **(record.versions or {})},
+        "seeds": {"trial": record.seed, "finalize": settings.seed},
         "files": files,
     }
     (folder / "model_card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
@@ -76,29 +78,15 @@ def _ms(v: float | None) -> str:
 
 def render_card(card: dict[str, Any]) -> str:
     a, s = card["architecture"], card["search"]
+    shipped = card["variants"][card["shipped"]]
     lines = [f"# Model card: {card['study']} / trial {card['trial']}", "",
-             f"**Shipped:** `{card['shipped']}` — measured p50 {_ms(card['variants'][card['shipped']]['p50_ms'])} ms "
-             f"against a budget of {_ms(s['budget_ms'])} ms; test accuracy "
-             f"{card['variants'][card['shipped']]['test_accuracy'] * 100:.2f}% on {card['dataset']}.", "",
-             "## Architecture", "",
+             f"**Shipped:** `{card['shipped']}` — measured p50 {_ms(shipped['p50_ms'])} ms against a budget of "
+             f"{_ms(s['budget_ms'])} ms; test accuracy {shipped['test_accuracy'] * 100:.2f}% on {card['dataset']}.",
+             "", "## Architecture", "",
              f"- space `{a['space']}`, `{a['arch_str']}`",
              f"- input {'x'.join(map(str, a['input_shape']))}, {a['params']:,} parameters, "
-             f"{a['flops'] / 1e6:.2f} MFLOPs", "",
-             "## Variants (all measured on the test split and this host)", "",
-             "| variant | test acc | p50 ms | p90 ms | p99 ms | throughput/s (batch 8) | peak memory | file | energy/inference |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for name, r in card["variants"].items():
-        mem = "-" if r.get("peak_memory_bytes") is None else f"{r['peak_memory_bytes'] / 2**20:.1f} MiB"
-        energy = "-" if r.get("energy_mj") is None else (
-            f"{r['energy_mj']:.3g} mJ" + (" (estimate)" if r["energy_source"].startswith("estimate") else ""))
-        lines.append(f"| {name} | {r['test_accuracy'] * 100:.2f}% | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | "
-                     f"{_ms(r['p99_ms'])} | {r['throughput_per_s']:.0f} | {mem} | {r['file_bytes'] / 1024:.0f} KiB | "
-                     f"{energy} |")
-    for name in ("int8", "int8-qat"):
-        if name in card["variants"]:
-            ops = card["variants"][name]["int8_ops"]
-            lines += ["", f"{name} graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls run in "
-                          "int8 after ONNX Runtime's optimizations."]
+             f"{a['flops'] / 1e6:.2f} MFLOPs", ""]
+    lines += _variants_table(card)
     lines += ["", "## Why not the others", ""]
     lines += [f"- `{n}`: {why}" for n, why in card["not_shipped"].items()] or ["- (one variant only)"]
     lines += [f"- note: {n}" for n in card["notes"]]
@@ -116,23 +104,51 @@ def render_card(card: dict[str, Any]) -> str:
         t = card["teacher"]
         lines.append(f"- distillation: teacher {t['description']} (validation {t['val_accuracy'] * 100:.2f}%), "
                      f"alpha {t['alpha']}, temperature {t['temperature']}, {t['epochs']} epochs")
-    on_device = {n: r["device"] for n, r in card["variants"].items() if "device" in r}
-    if on_device:
-        where = card["device"].get("measured_on_device") or {}
-        lines += ["", f"## Measured on the device ({where.get('platform') or 'as the kit reported'}, provider "
-                      f"{where.get('provider') or '-'})", "",
-                  "The shipped variant is chosen on these figures; the table above is this host.", "",
-                  "| variant | p50 ms | p90 ms | p99 ms | runs |", "|---|---|---|---|---|"]
-        lines += [f"| {n} | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {r['runs']} |"
-                  for n, r in on_device.items()]
-        if mvp.get("device_error_pct") is not None:
-            lines += ["", f"fp32 on the device: p50 {_ms(mvp['device_p50_ms'])} ms; prediction error "
-                          f"{mvp['device_error_pct']:+.1f}%."]
+    lines += _on_device_section(card)
     d = card["device"]
     lines += ["", "## Device", "", f"- profile `{d['profile']}`; measured on {d['measured_on']}",
-              f"- {d['runtime']}; protocol {d['protocol']}", f"- rows appended to the profile: {d['rows_appended_to_profile']}",
+              f"- {d['runtime']}; protocol {d['protocol']}",
+              f"- rows appended to the profile: {d['rows_appended_to_profile']}",
               "", "## Versions and files", "",
               "- " + ", ".join(f"{k} {v}" for k, v in card["versions"].items())]
     lines += [f"- `{name}` ({f['variant']}, {f['bytes']:,} bytes): sha256 `{f['sha256']}`"
               for name, f in card["files"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _variants_table(card: dict[str, Any]) -> list[str]:
+    lines = ["## Variants (all measured on the test split and this host)", "",
+             "| variant | test acc | p50 ms | p90 ms | p99 ms | throughput/s (batch 8) | peak memory | file "
+             "| energy/inference |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in card["variants"].items():
+        mem = "-" if r.get("peak_memory_bytes") is None else f"{r['peak_memory_bytes'] / 2**20:.1f} MiB"
+        energy = "-" if r.get("energy_mj") is None else (
+            f"{r['energy_mj']:.3g} mJ" + (" (estimate)" if r["energy_source"].startswith("estimate") else ""))
+        lines.append(f"| {name} | {r['test_accuracy'] * 100:.2f}% | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | "
+                     f"{_ms(r['p99_ms'])} | {r['throughput_per_s']:.0f} | {mem} | {r['file_bytes'] / 1024:.0f} KiB | "
+                     f"{energy} |")
+    for name in INT8_VARIANTS:
+        if name in card["variants"]:
+            ops = card["variants"][name]["int8_ops"]
+            lines += ["", f"{name} graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls run in "
+                          "int8 after ONNX Runtime's optimizations."]
+    return lines
+
+
+def _on_device_section(card: dict[str, Any]) -> list[str]:
+    """The remote device's own figures, once its kit's results were imported."""
+    on_device = {n: r["device"] for n, r in card["variants"].items() if "device" in r}
+    if not on_device:
+        return []
+    where = card["device"].get("measured_on_device") or {}
+    lines = ["", f"## Measured on the device ({where.get('platform') or 'as the kit reported'}, provider "
+                 f"{where.get('provider') or '-'})", "",
+             "The shipped variant is chosen on these figures; the table above is this host.", "",
+             "| variant | p50 ms | p90 ms | p99 ms | runs |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {r['runs']} |"
+              for n, r in on_device.items()]
+    mvp = card["measured_vs_predicted"]
+    if mvp.get("device_error_pct") is not None:
+        lines += ["", f"fp32 on the device: p50 {_ms(mvp['device_p50_ms'])} ms; prediction error "
+                      f"{mvp['device_error_pct']:+.1f}%."]
+    return lines

@@ -57,7 +57,7 @@ def _prune_conv(conv: nn.Conv2d, idx: torch.Tensor, *, out: bool) -> None:
 
 def _prune_norm(norm: nn.Module, idx: torch.Tensor) -> None:
     norm.weight, norm.bias = _take(norm.weight, idx, 0), _take(norm.bias, idx, 0)
-    if isinstance(norm, nn.modules.batchnorm._BatchNorm):
+    if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)):
         norm.running_mean = norm.running_mean.index_select(0, idx).clone()
         norm.running_var = norm.running_var.index_select(0, idx).clone()
         norm.num_features = len(idx)

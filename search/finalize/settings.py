@@ -37,6 +37,8 @@ class FinalizeSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise NasError(f"--{name} must be a positive integer, got {value!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise NasError(f"--calibration must be minmax, percentile or entropy, got {self.calibration!r}")
         if self.qat not in QAT_MODES:
             raise UnknownNameError("qat mode", self.qat, QAT_MODES)
         if not 0 <= self.tolerance < 1:

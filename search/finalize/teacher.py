@@ -8,6 +8,7 @@ from typing import Any
 
 from search.finalize.settings import FinalizeSettings
 from search.study.pareto import completed
+from search.study.record import TrialRecord
 from search.study.retrieve import load_exported_model, load_trained_model
 from search.study.storage import StudyHandle
 from search.training.datasets import ImageData
@@ -57,7 +58,7 @@ def _best_trial_teacher(handle: StudyHandle, data: ImageData, settings: Finalize
     cand, model = load_trained_model(handle, best)
     resolution = cand.space.resolution(cand.config)
     acc = train_more(model, data, resolution, settings.epochs, lr / 3, settings.seed)
-    return Teacher(model, resolution, f"trial {best.number} ({best.user_attrs['arch_str']}), trained "
+    return Teacher(model, resolution, f"trial {best.number} ({TrialRecord.of(best).arch_str}), trained "
                                       f"{settings.epochs} more epochs", acc)
 
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from hwprofiles.quantize import TRANSFORMER_OPS, quantize_int8
-from hwprofiles.runner import Protocol, make_session, time_interleaved
+from hwprofiles.runner import Protocol, make_session
+from hwprofiles.timing import timing_backend
 from spaces.export import export_onnx
 
 __all__ = ["VariantFiles", "export_variant", "quantize_variant", "int8_op_share", "onnx_accuracy",
@@ -133,7 +134,7 @@ def measure_variants(variants: dict[str, VariantFiles], input_shape: tuple[int, 
     names = list(variants)
     models = [(str(variants[n].single), (1, *input_shape)) for n in names]
     models += [(str(variants[n].batched), (THROUGHPUT_BATCH, *input_shape)) for n in names]
-    timed = time_interleaved(models, protocol, threads=threads)
+    timed = timing_backend().time_models(models, protocol, threads)
     out = {}
     for i, name in enumerate(names):
         single, batched = timed[i], timed[len(names) + i]

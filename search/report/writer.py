@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from search.study.pareto import completed, pareto_front
+from search.study.record import TrialRecord, TrialStatus
 from search.study.storage import StudyHandle
 
 __all__ = ["write_report"]
@@ -51,12 +52,11 @@ def _cards(handle: StudyHandle) -> list[dict[str, Any]]:
 def _pareto_plot(handle: StudyHandle, cards: list[dict]) -> bytes:
     plt, fig, ax = _figure()
     trials = handle.study.get_trials(deepcopy=False)
-    pruned = [t for t in trials if t.user_attrs.get("status") == "pruned"]
+    pruned = [TrialRecord.of(t) for t in trials if TrialRecord.of(t).status is TrialStatus.PRUNED]
     done = completed(handle.study)
     front = pareto_front(handle.study)
     if pruned:
-        ax.scatter([t.user_attrs["predicted_upper_ms"] for t in pruned], [t.user_attrs["val_accuracy"] * 100
-                                                                         for t in pruned],
+        ax.scatter([r.predicted_upper_ms for r in pruned], [r.val_accuracy * 100 for r in pruned],
                    s=12, c="0.75", label="stopped early (accuracy at its last rung)")
     if done:
         ax.scatter([t.values[1] for t in done], [t.values[0] * 100 for t in done], s=18, c="tab:blue",
@@ -102,17 +102,18 @@ def _predicted_vs_measured_plot(cards: list[dict]) -> bytes:
 
 def _over_trials_plot(handle: StudyHandle, key: str, ylabel: str, title: str, scale: float) -> bytes:
     plt, fig, ax = _figure()
-    trials = [t for t in handle.study.get_trials(deepcopy=False) if key in t.user_attrs]
-    colors = {"complete": "tab:blue", "pruned": "0.6", "failed": "tab:red"}
+    trials = [(t.number, TrialRecord.of(t)) for t in handle.study.get_trials(deepcopy=False)]
+    trials = [(n, r) for n, r in trials if getattr(r, key) is not None]
+    colors = {TrialStatus.COMPLETE: "tab:blue", TrialStatus.PRUNED: "0.6", TrialStatus.FAILED: "tab:red"}
     for status, color in colors.items():
-        pts = [(t.number, t.user_attrs[key] * scale) for t in trials if t.user_attrs.get("status") == status]
+        pts = [(n, getattr(r, key) * scale) for n, r in trials if r.status is status]
         if pts:
-            ax.scatter(*zip(*pts), s=14, c=color, label=status)
+            ax.scatter(*zip(*pts), s=14, c=color, label=status.value)
     if key == "val_accuracy":
         best, run = -1.0, []
-        for t in sorted((t for t in trials if t.user_attrs.get("status") == "complete"), key=lambda t: t.number):
-            best = max(best, t.user_attrs[key] * scale)
-            run.append((t.number, best))
+        for n, r in sorted((n, r) for n, r in trials if r.status is TrialStatus.COMPLETE):
+            best = max(best, getattr(r, key) * scale)
+            run.append((n, best))
         if run:
             ax.step(*zip(*run), where="post", c="tab:orange", label="best fully trained")
     ax.set_xlabel("trial")
@@ -127,8 +128,9 @@ def _summary(handle: StudyHandle, cards: list[dict]) -> str:
     trials = handle.study.get_trials(deepcopy=False)
     count = {}
     for t in trials:
-        status = t.user_attrs.get("status", "unknown")
-        count[status] = count.get(status, 0) + 1
+        status = TrialRecord.of(t).status
+        name = "unknown" if status is None else status.value
+        count[name] = count.get(name, 0) + 1
     s = handle.settings
     lines = [f"# Study {handle.name}", "",
              f"- device `{s.get('device')}`, spaces {', '.join(s.get('spaces') or [])}, dataset {s.get('dataset')}, "
@@ -137,9 +139,9 @@ def _summary(handle: StudyHandle, cards: list[dict]) -> str:
              "## Pareto front (validation accuracy vs predicted latency upper bound)", "",
              "| trial | space | val acc | predicted p50 ms | upper ms | arch |", "|---|---|---|---|---|---|"]
     for t in pareto_front(handle.study):
-        lines.append(f"| {t.number} | {t.user_attrs.get('space')} | {t.values[0] * 100:.2f}% | "
-                     f"{t.user_attrs.get('predicted_p50_ms', 0):.4g} | {t.values[1]:.4g} | "
-                     f"`{t.user_attrs.get('arch_str')}` |")
+        r = TrialRecord.of(t)
+        lines.append(f"| {t.number} | {r.space} | {t.values[0] * 100:.2f}% | {r.predicted_p50_ms or 0:.4g} | "
+                     f"{t.values[1]:.4g} | `{r.arch_str}` |")
     if cards:
         lines += ["", "## Shipped models (measured)", "", "| trial | variant | test acc | measured p50 ms | card |",
                   "|---|---|---|---|---|"]

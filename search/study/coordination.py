@@ -23,6 +23,7 @@ from typing import Any
 
 import optuna
 
+from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
 from spaces import NasError
 
@@ -54,7 +55,7 @@ def _heartbeat_key(tag: dict[str, Any]) -> str:
 
 def orphaned(frozen: optuna.trial.FrozenTrial, study_attrs: dict[str, Any], me: dict[str, Any]) -> bool:
     """Whether the driver that holds this running trial is gone (``me`` is the asking driver)."""
-    tag = frozen.user_attrs.get("driver") or {}
+    tag = TrialRecord.of(frozen).driver or {}
     if tag.get("host") == me["host"]:
         return tag.get("pid") == me["pid"] or not _pid_alive(int(tag.get("pid", 0)))
     beat = study_attrs.get(_heartbeat_key(tag))

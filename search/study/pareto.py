@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.study.record import TrialRecord, TrialStatus
+
 __all__ = ["non_dominated_ranks", "completed", "pareto_front"]
 
 
@@ -50,7 +52,7 @@ def non_dominated_ranks(points: Sequence[tuple[float, float]]) -> list[int]:
 def completed(study: optuna.Study) -> list[FrozenTrial]:
     """Trials that finished their full evaluation within the budget."""
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get("status") == "complete"]
+            if TrialRecord.of(t).status is TrialStatus.COMPLETE]
 
 
 def pareto_front(study: optuna.Study, max_latency_ms: float | None = None) -> list[FrozenTrial]:

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial
 from search.files import sha256_file
 from search.study.candidates import Candidate, rebuild_candidate
 from search.study.pareto import pareto_front
+from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
 from search.training.trainer import accuracy, prepare_images
 from spaces import NasError, create_space
@@ -43,11 +44,11 @@ def find_trial(handle: StudyHandle, number: int) -> FrozenTrial:
 def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
     """The architecture of ``trial``, rebuilt from its params, checked against its stored config."""
     settings = handle.settings
-    names = settings.get("spaces") or [trial.user_attrs.get("space")]
+    names = settings.get("spaces") or [TrialRecord.of(trial).space]
     options = settings.get("space_options") or {}
     spaces = {n: create_space(n, **options.get(n, {})) for n in names}
     cand = rebuild_candidate(trial.params, spaces)
-    stored = trial.user_attrs.get("config")
+    stored = TrialRecord.of(trial).config
     if stored is not None and cand.config.to_dict() != stored:
         raise NasError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, but the stored config differs")
     return cand
@@ -70,14 +71,15 @@ def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     """(candidate, model in eval mode with the trial's trained weights)."""
     import torch
 
-    checkpoint = trial.user_attrs.get("checkpoint")
+    record = TrialRecord.of(trial)
+    checkpoint = record.checkpoint
     if not checkpoint:
-        raise NasError(f"trial {trial.number} has no checkpoint (status {trial.user_attrs.get('status', 'unknown')}"
+        raise NasError(f"trial {trial.number} has no checkpoint (status {record.status.value if record.status else 'unknown'}"
                        f"; tabular trials have none)")
     path = _inside_study(handle, checkpoint, f"trial {trial.number}: checkpoint")
     if not path.is_file():
         raise NasError(f"trial {trial.number}: checkpoint {path} is missing")
-    expected = trial.user_attrs.get("checkpoint_sha256")
+    expected = record.checkpoint_sha256
     if expected and sha256_file(path) != expected:
         raise NasError(f"trial {trial.number}: checkpoint {path} does not match the sha256 the study recorded")
     cand = trial_candidate(handle, trial)
@@ -135,7 +137,7 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
                                                  "in_chans": in_chans, "num_classes": num_classes},
                                                 indent=1) + "\n")
     record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,
-              "values": trial.values, "user_attrs": trial.user_attrs}
+              "values": trial.values, "user_attrs": TrialRecord.of(trial).attrs}
     (out / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
     files = {"config": str(out / "config.json"), "trial": str(out / "trial.json")}
     final = (handle.study.user_attrs.get("final") or {}).get("cards", {}).get(str(number))
@@ -145,9 +147,9 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
             raise NasError(f"trial {number}: the finalized folder {source} is missing")
         shutil.copytree(source, out / "final", dirs_exist_ok=True)
         files["final"] = str(out / "final")
-    if not trial.user_attrs.get("checkpoint"):
+    if not TrialRecord.of(trial).checkpoint:
         log.warning("trial %d has no trained weights (status %s); wrote its architecture only", number,
-                    trial.user_attrs.get("status"))
+                    TrialRecord.of(trial).status)
         return files
     cand, model = load_trained_model(handle, trial)
     torch.save(model.state_dict(), out / "weights.pt")

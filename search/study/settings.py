@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +21,15 @@ PRECISIONS = ("fp32", "int8")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
+def default_workers() -> int:
+    """One evaluation per CPU core, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Everything ``python -m search run`` takes; ``identity()`` is the part that defines the study."""
@@ -34,7 +44,7 @@ class RunSettings:
     precision: str = "fp32"
     coverage: float = 0.9
     trials: int = 24
-    workers: int = 2
+    workers: int = field(default_factory=default_workers)  # evaluations at once
     epochs: int = 10
     halving_rate: float | None = 3.0
     generation: int = 8
@@ -50,20 +60,26 @@ class RunSettings:
     ray_address: str | None = None
     profile_count: int = 40
     predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
-    time_candidates: bool = True  # local device: time each candidate before training it (search.candidate_timing)
+    time_candidates: bool = True  # local device: time each candidate before training it (search.screening.candidate_timing)
     finalize: bool = True
     space_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_names()
+        self._check_counts()
+        self._check_numbers()
+
+    def _check_names(self) -> None:
+        """Spaces, evaluator, sampler, dataset, optimizer, precision and study name are known or valid."""
         for name in self.spaces:
             if name not in list_spaces():
                 raise UnknownNameError("space", name, list_spaces())
         if not self.spaces or len(set(self.spaces)) != len(self.spaces):
             raise NasError(f"--space needs distinct space names, got {','.join(self.spaces) or 'none'}")
-        if self.evaluator not in EVALUATORS:
-            raise UnknownNameError("evaluator", self.evaluator, EVALUATORS)
-        if self.sampler not in SAMPLERS:
-            raise UnknownNameError("sampler", self.sampler, SAMPLERS)
+        for kind, value, valid in (("evaluator", self.evaluator, EVALUATORS), ("sampler", self.sampler, SAMPLERS),
+                                   ("optimizer", self.optimizer, OPTIMIZERS)):
+            if value not in valid:
+                raise UnknownNameError(kind, value, valid)
         if self.evaluator == "training" and self.dataset not in DATASETS:
             raise UnknownNameError("dataset", self.dataset, DATASETS)
         if self.evaluator == "tabular":
@@ -71,28 +87,28 @@ class RunSettings:
                 raise NasError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: use --space nb201")
             if not self.accuracy_table:
                 raise NasError("--evaluator tabular needs --accuracy-table PATH (nb201_accuracy.csv format)")
-        for name in ("trials", "workers", "epochs", "generation", "population", "batch_size",
-                     "profile_count"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise NasError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        if self.halving_rate is not None and not (isinstance(self.halving_rate, (int, float))
-                                                  and math.isfinite(self.halving_rate) and self.halving_rate > 1):
-            raise NasError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise NasError(f"--lr must be a positive number, got {self.lr!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
-        if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
-            raise NasError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
-        if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
-            raise NasError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
-        if not 0 < self.coverage < 1:
-            raise NasError(f"--coverage must be in (0, 1), got {self.coverage!r}")
-        if self.precision not in ("fp32", "int8"):
+        if self.precision not in PRECISIONS:
             raise NasError(f"--precision must be fp32 or int8, got {self.precision!r}")
         if self.study is not None and not _NAME_RE.match(self.study):
             raise NasError(f"--study must be 1-128 letters, digits, '.', '_', '+' or '-', got {self.study!r}")
+
+    def _check_counts(self) -> None:
+        for name in ("trials", "workers", "epochs", "generation", "population", "batch_size", "profile_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NasError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
+            raise NasError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
+
+    def _check_numbers(self) -> None:
+        if self.halving_rate is not None and not (_finite(self.halving_rate) and self.halving_rate > 1):
+            raise NasError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
+        if not (_finite(self.lr) and self.lr > 0):
+            raise NasError(f"--lr must be a positive number, got {self.lr!r}")
+        if self.latency_ms is not None and not (_finite(self.latency_ms) and self.latency_ms > 0):
+            raise NasError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
+        if not (_finite(self.coverage) and 0 < self.coverage < 1):
+            raise NasError(f"--coverage must be in (0, 1), got {self.coverage!r}")
 
     def identity(self, budget_ms: float) -> dict[str, Any]:
         """What must match for a re-run to continue this study."""

@@ -52,10 +52,13 @@ def make_sampler(name: str, seed: int, population: int) -> optuna.samplers.BaseS
 
 @dataclass
 class StudyHandle:
+    """An open study: the Optuna study, its name, storage URL, artifacts folder and storage backend."""
+
     study: optuna.Study
     name: str
-    storage: str
+    storage: str  # the URL (print it with display_url)
     artifacts: Path
+    backend: optuna.storages.BaseStorage
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -121,7 +124,8 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
     identity = settings.identity(budget_ms)
     sampler = make_sampler(settings.sampler, settings.seed, settings.population)
     try:
-        study = optuna.create_study(storage=connect_storage(storage), study_name=name, sampler=sampler,
+        backend = connect_storage(storage)
+        study = optuna.create_study(storage=backend, study_name=name, sampler=sampler,
                                     directions=list(DIRECTIONS), load_if_exists=True)
     except (optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
         raise _storage_error(storage, exc) from None
@@ -136,7 +140,7 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
         raise NasError(f"study {name!r} in {display_url(storage)} was run with other settings ({changes}); re-run with the same "
                        f"settings to resume it, or choose another --study")
-    return StudyHandle(study, name, storage, artifacts)
+    return StudyHandle(study, name, storage, artifacts, backend)
 
 
 def load_study(name: str, storage: str | None = None, runs_dir: str | Path = "runs") -> StudyHandle:
@@ -156,4 +160,4 @@ def load_study(name: str, storage: str | None = None, runs_dir: str | Path = "ru
         raise _storage_error(url, exc) from None
     saved = study.user_attrs.get("artifacts")
     # a SQLite study's artifacts sit beside its file (the runs folder may have moved); a URL's were recorded
-    return StudyHandle(study, name, url, Path(saved) if storage and saved else artifacts)
+    return StudyHandle(study, name, url, Path(saved) if storage and saved else artifacts, rdb)

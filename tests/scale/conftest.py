@@ -24,15 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from ..required import unavailable
+
 POSTGRES_ENV = "SEARCH_TEST_POSTGRES_URL"
-REQUIRE_ENV = "SEARCH_REQUIRE_SERVICES"
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail where the services are required."""
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: this run must exercise it)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture

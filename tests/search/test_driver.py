@@ -195,7 +195,7 @@ def test_a_second_driver_on_one_sqlite_study_fails_at_once(shared_data, tmp_path
 def test_a_trial_another_driver_is_telling_counts_towards_the_trials():
     """Another driver writes a trial's status, then tells it: in between, it is running with an evaluated
     status. Counted as nothing, a second driver claimed one trial too many (25 of 24, seen on PostgreSQL)."""
-    from search.loop.driver import counts_towards_trials
+    from search.loop.state import counts_towards_trials
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     me, other = {"host": "h", "pid": 1}, {"host": "h", "pid": 2}
