@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from hwprofiles.store import open_profile
+from hwprofiles.timing import use_timing_backend
 from search.cli.main import main
 from search.files import sha256_file
 from search.finalize.ladder import LadderEntry, load_ladder, select, write_ladder
@@ -19,6 +23,7 @@ from search.study.settings import RunSettings
 from search.study.storage import load_study
 from spaces import NasError
 
+from ..fake_timing import FakeTiming
 from ..tiny import TINY
 
 
@@ -65,52 +70,110 @@ def test_unknown_compressions_are_refused():
         FinalizeSettings(study="s", qat="sometimes")
 
 
-def test_finalize_a_study_end_to_end(local_device, tmp_path, capsys):
-    runs = tmp_path / "runs"
-    run_search(RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
-                           workers=1, batch_size=64, runs_dir=str(runs), profile_count=12, study="f"))
-    rows_before = len(open_profile("local").measurements)
-    out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always",
-                                          compress=("distill", "quantize", "prune", "lowrank")))
-    (entry,) = out["models"]
-    folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
-    card = json.loads((folder / "model_card.json").read_text())
-    assert set(card["variants"]) == {"fp32", "distilled", "int8", "int8-qat", "pruned", "lowrank"}
-    for name in ("pruned", "lowrank"):  # measured like the others; shipped only if it earns it
-        assert card["variants"][name]["changed"] >= 1 and 0 < card["variants"][name]["params_kept"] < 1
-    assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0 and any("quantization-aware" in n
-                                                                       for n in card["notes"])
+@dataclass
+class Finalized:
+    runs: Path
+    out: dict
+    entry: LadderEntry
+    folder: Path
+    card: dict
+    rows_before: int
+
+
+@pytest.fixture(scope="module")
+def finalized(_tiny_local_profile, tmp_path_factory):
+    """One real tiny study, finalized with every pass (QAT forced), shared by the tests below; timing is the
+    deterministic fake's, and the local profile and predictor cache are this module's own copies."""
+    root, cache = _tiny_local_profile
+    tmp = tmp_path_factory.mktemp("finalize")
+    shutil.copytree(root / "local", tmp / "profiles" / "local")
+    runs = tmp / "runs"
+    with pytest.MonkeyPatch.context() as mp, use_timing_backend(FakeTiming()):
+        mp.setenv("SEARCH_PROFILES_DIR", str(tmp / "profiles"))
+        mp.setenv("SEARCH_CACHE_DIR", str(cache))
+        run_search(RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2,
+                               population=2, workers=1, batch_size=64, runs_dir=str(runs), profile_count=12,
+                               study="f"))
+        rows_before = len(open_profile("local").measurements)
+        out = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, qat="always",
+                                              compress=("distill", "quantize", "prune", "lowrank")))
+        (entry,) = out["models"]
+        folder = runs / "f" / "final" / f"trial-{entry.trial:05d}"
+        card = json.loads((folder / "model_card.json").read_text())
+        yield Finalized(runs, out, entry, folder, card, rows_before)
+
+
+ALL_VARIANTS = {"fp32", "distilled", "int8", "int8-qat", "pruned", "lowrank"}
+
+
+def test_every_variant_is_built_measured_and_described(finalized):
+    card = finalized.card
+    assert set(card["variants"]) == ALL_VARIANTS
     for variant in card["variants"].values():
         assert 0 <= variant["test_accuracy"] <= 1 and variant["p99_ms"] >= variant["p50_ms"] > 0
         assert variant["throughput_per_s"] > 0 and variant["file_bytes"] > 0 and "energy_source" in variant
     assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
     assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
-    assert card["shipped"] == entry.variant and set(card["not_shipped"]) == {"fp32", "distilled", "int8",
-                                                                              "int8-qat", "pruned", "lowrank"} - {entry.variant}
+
+
+def test_reshaping_passes_cut_the_model_and_are_measured_like_the_others(finalized):
+    for name in ("pruned", "lowrank"):  # shipped only if it earns it
+        variant = finalized.card["variants"][name]
+        assert variant["changed"] >= 1 and 0 < variant["params_kept"] < 1
+
+
+def test_quantization_aware_fine_tuning_runs_when_asked_and_the_card_says_what_it_did(finalized):
+    card = finalized.card
+    assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0
+    assert any("quantization-aware" in n for n in card["notes"])
+    assert card["variants"]["int8"]["calibration"] == "minmax, 128 training images"
+
+
+def test_the_shipped_variant_and_its_files_are_what_the_card_says(finalized):
+    card, entry, folder = finalized.card, finalized.entry, finalized.folder
+    assert card["shipped"] == entry.variant and set(card["not_shipped"]) == ALL_VARIANTS - {entry.variant}
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
-    assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
-    # the search timed it on this host (untrained, same graph): the card shows that timing beside the others
-    assert card["search"]["screening_measured_p50_ms"] > 0
-    assert "Timed when the search screened it" in (folder / "MODEL_CARD.md").read_text()
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
-    assert not (folder / "kit").exists()  # measured here: no device kit
+    assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
+    assert load_study("f", None, finalized.runs).study.user_attrs["final"]["cards"] == {
+        str(entry.trial): f"final/{folder.name}"}
+    assert select(load_ladder(finalized.runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
+
+
+def test_the_card_shows_the_timing_the_search_screened_it_with(finalized):
+    """The search timed the architecture on this host (untrained, same graph) before training it."""
+    assert finalized.card["search"]["screening_measured_p50_ms"] > 0
+    assert "Timed when the search screened it" in (finalized.folder / "MODEL_CARD.md").read_text()
+
+
+def test_the_winners_measurements_join_the_local_profile(finalized):
+    """fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not describe."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEARCH_PROFILES_DIR", str(finalized.runs.parent / "profiles"))
+        assert len(open_profile("local").measurements) == finalized.rows_before + 2
+
+
+def test_a_local_study_has_no_device_kit(finalized):
+    assert not (finalized.folder / "kit").exists()
     with pytest.raises(NasError, match="for remote devices"):
-        import_device_measurements("f", None, str(runs))
-    # the winner's fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not describe
-    assert len(open_profile("local").measurements) == rows_before + 2
-    assert load_study("f", None, runs).study.user_attrs["final"]["cards"] == {str(entry.trial): f"final/{folder.name}"}
-    assert select(load_ladder(runs / "f" / "final" / "ladder.json"), 1e9).trial == entry.trial
-    # export hands the finalized files out too
-    assert main(["export", "--study", "f", "--runs-dir", str(runs), "--trial", str(entry.trial),
+        import_device_measurements("f", None, str(finalized.runs))
+
+
+def test_export_hands_out_the_finalized_files_and_an_export_teaches_another_finalize(finalized, tmp_path):
+    runs, trial = finalized.runs, finalized.entry.trial
+    assert main(["export", "--study", "f", "--runs-dir", str(runs), "--trial", str(trial),
                  "--out", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "final" / "model_card.json").is_file()
-    # an exported model serves as the teacher of another finalize, as it is
-    again = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1, teacher=str(tmp_path / "x"),
+    with pytest.MonkeyPatch.context() as mp, use_timing_backend(FakeTiming()):
+        mp.setenv("SEARCH_PROFILES_DIR", str(runs.parent / "profiles"))
+        again = finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), top=1, epochs=1,
+                                                teacher=str(tmp_path / "x"), compress=("distill",)))
+        assert again["teacher"]["description"].startswith("exported model")
+        assert 0 <= again["teacher"]["val_accuracy"] <= 1
+        with pytest.raises(NasError, match="not an exported model"):
+            finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), teacher=str(tmp_path),
                                             compress=("distill",)))
-    assert again["teacher"]["description"].startswith("exported model") and 0 <= again["teacher"]["val_accuracy"] <= 1
-    with pytest.raises(NasError, match="not an exported model"):
-        finalize_study(FinalizeSettings(study="f", runs_dir=str(runs), teacher=str(tmp_path), compress=("distill",)))
 
 
 def test_finalize_refuses_a_tabular_study(shared_data, tmp_path):
