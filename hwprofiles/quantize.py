@@ -1,6 +1,6 @@
 """int8 as shipped on x86: ORT static quantization, QDQ, uint8 activations, int8 per-channel weights.
 
-DESIGN.md has the measurements behind each choice (signed activations and
+docs/ARCHITECTURE.md (Measured choices) says why each choice (signed activations and
 dynamic quantization ran several times slower; transformers keep accuracy only
 when just MatMul/Gemm/Conv are quantized).
 """

@@ -16,7 +16,7 @@ functions, so both follow one protocol:
 
 Why rounds: on a shared host a neighbour's burst slows every run for a second
 or two. One 0.5 s median of a model that falls in such a burst is off by
-30-50% (measured on a 2-core VM); the quietest of five interleaved rounds of
+tens of percent on a 2-core VM; the quietest of five interleaved rounds of
 0.1 s each is reproducible to a few percent at the same total timing cost.
 
 Kit use: ``python3 run_kit.py [--provider cpu|cuda|tensorrt] [--threads T]``

@@ -95,10 +95,9 @@ CANDIDATES: dict[str, Candidate] = {
 #: times): each row's weight is Tukey's biweight of its log residual (rows missed by more than TRIM_SIGMAS
 #: robust deviations weigh nothing) over its latency squared, so the fit minimises relative, not absolute,
 #: error; it stops where fewer than TRIM_MIN_KEPT of the rows would keep any weight. Published CPU timings
-#: hold bursts of consecutive architectures all timed slow (benchmarks/predictor_accuracy.py: FBNet
-#: gold_6226, 4.9% of the rows where 0.5% would be chance); least squares bends the whole table towards them.
-#: The Raspberry Pi 4's nb201 timings hold such rows too: there the robust, relative fit places 76% of
-#: held-out architectures within ±10% where the plain one placed 63% and a hard 3-sigma trim 65%.
+#: hold bursts of consecutive architectures all timed slow, far more than chance would put together, and
+#: least squares bends the whole table towards them; the Raspberry Pi 4's nb201 timings hold such rows too.
+#: benchmarks/results/predictor_accuracy.json has the burst reference and the held-out accuracy of each fit.
 TRIM_SIGMAS, TRIM_FLOOR, TRIM_ROUNDS, TRIM_MIN_KEPT = 3.0, 0.03, 15, 0.5
 GP_MAX_ROWS = 2000  # the GP's fit is cubic in the rows: above this it is not a candidate
 BLEND = "&"  # "a&b": the geometric mean of candidates a and b
@@ -439,8 +438,8 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
         scores[blend] = log_ratio_metrics(oof[blend], y)
         choice = max((choice, blend), key=rank)
     # the upper bound's quantile: residuals of models fitted on (k-1)/k of the rows overstate the error of
-    # the one fitted on all of them, the more so the fewer the folds (FBNet titan_rtx_32, 500 rows: 5 folds
-    # covered 94.0% of held-out architectures for a stated 90%, 20 folds 91.4%)
+    # the one fitted on all of them, the more so the fewer the folds (5 folds covered more than they stated;
+    # benchmarks/results/predictor_accuracy.json holds the coverage of the bound on every device)
     if min(calibration_folds, len(y)) > n_splits:
         oof[choice] = _out_of_fold(X, y, choice, min(calibration_folds, len(y)), random_state)
     q = conformal_quantile(np.log(y) - np.log(oof[choice]), coverage)

@@ -1,4 +1,4 @@
-"""Export a built model to ONNX with the settings measured to work (see DESIGN.md)."""
+"""Export a built model to ONNX with the settings measured to work (docs/ARCHITECTURE.md, Measured choices)."""
 
 from __future__ import annotations
 

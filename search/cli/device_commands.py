@@ -13,6 +13,7 @@ from hwprofiles.summary import describe_profiles
 from search.cli.argtypes import OneLineErrorParser, comma_list, open_fraction, positive_int
 from search.cli.catalog import describe_spaces, format_count
 from search.cli.progress import PhaseBars
+from search.errors import SearchError
 from spaces import NasError
 
 __all__ = ["DEVICE_COMMANDS"]
@@ -93,7 +94,7 @@ def _cmd_predictor(args: argparse.Namespace) -> int:
     from search.screening.evaluation import evaluate_profile  # imports scikit-learn
 
     if not 0 < args.coverage < 1:
-        raise NasError(f"--coverage must be in (0, 1), got {args.coverage}")
+        raise SearchError(f"--coverage must be in (0, 1), got {args.coverage}")
     result = evaluate_profile(args.device, args.space, args.precision, args.train_size, args.prior, args.seed,
                               args.coverage, Path(args.plot) if args.plot else None)
     if args.json:
@@ -151,10 +152,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             profile = import_kit(path, args.device)
         elif path.suffix == ".csv":
             if not args.space:
-                raise NasError("importing a CSV needs --space (the space of its arch_str column)")
+                raise SearchError("importing a CSV needs --space (the space of its arch_str column)")
             profile = import_csv(path, args.device, args.space)
         else:
-            raise NasError(f"{path}: neither a kit folder nor a .csv file")
+            raise SearchError(f"{path}: neither a kit folder nor a .csv file")
         print(f"profile {profile.name}: {len(profile.measurements)} measurements in {profile.path}")
         return 0
     spaces = tuple(args.spaces or PROFILE.spaces)
@@ -165,7 +166,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         print(f"kit written to {out}; on the device run: python3 {out / 'run_kit.py'} --provider cpu")
         return 0
     if not args.device:
-        raise NasError("profile needs --device NAME (or the 'kit' / 'import' action)")
+        raise SearchError("profile needs --device NAME (or the 'kit' / 'import' action)")
 
     request = ProfileRequest(device=args.device, spaces=spaces, count=args.count,
                              precisions=comma_list(args.precision), threads=args.threads, batch=args.batch,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.errors import SearchError
 from search.training.datasets import ImageData
 from search.training.settings import TrainSettings
 from search.training.trainer import Trainer
@@ -78,7 +79,7 @@ class TrainingEvaluator(Evaluator):
         return self.session(space, config, budget, seed).advance(budget)
 
 
-class TabularError(NasError):
+class TabularError(SearchError):
     """The accuracy table is missing, malformed, or lacks an architecture."""
 
 

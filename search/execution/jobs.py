@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.errors import SearchError
 from search.execution.evaluators import Evaluator, TrainingEvaluator
 from search.files import sha256_file
 from spaces import NasError, create_space
@@ -82,7 +83,7 @@ def _train(job: EvalJob, evaluator: TrainingEvaluator, space: Any, config: Any) 
     if job.resume:
         actual = sha256_file(job.resume)
         if job.resume_sha256 and actual != job.resume_sha256:
-            raise NasError(f"checkpoint {job.resume} has sha256 {actual[:12]}..., the study recorded "
+            raise SearchError(f"checkpoint {job.resume} has sha256 {actual[:12]}..., the study recorded "
                            f"{job.resume_sha256[:12]}...: refusing to continue from it")
         session.trainer.load(job.resume)
     result = session.advance(job.epochs)

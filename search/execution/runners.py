@@ -17,9 +17,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from search.errors import SearchError
 from search.execution.evaluators import Evaluator
 from search.execution.jobs import EvalJob, JobResult, execute_job
-from spaces import NasError
 
 __all__ = ["Runner", "InProcessRunner", "RayRunner", "make_runner"]
 
@@ -66,7 +66,7 @@ class RayRunner(Runner):
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is a dependency
-            raise NasError(f"--workers {workers} needs Ray ({exc})") from None
+            raise SearchError(f"--workers {workers} needs Ray ({exc})") from None
         self.ray, self.workers, self.job_timeout_s = ray, workers, job_timeout_s
         self._started = not ray.is_initialized()
         if self._started and address:
@@ -80,13 +80,13 @@ class RayRunner(Runner):
                          logging_level=logging.ERROR, log_to_driver=False, runtime_env={"env_vars": env})
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-                raise NasError(f"cannot start or join {where}: {exc}") from None
+                raise SearchError(f"cannot start or join {where}: {exc}") from None
         self._evaluator = ray.put(evaluator)
         # where the cluster has GPUs, each training takes an equal share of them (fractional GPUs)
         gpus = float(ray.cluster_resources().get("GPU", 0.0))
         self.gpus_per_task = min(1.0, gpus / workers) if gpus else 0.0
         self._task = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(execute_job)
-        # each worker imports torch and the training code (3-4 s) while the driver opens the study and
+        # each worker imports torch and the training code (seconds) while the driver opens the study and
         # proposes the first generation, instead of after the first jobs are handed out (fire and forget)
         warm = ray.remote(num_cpus=1, max_retries=0)(warm_worker)
         for _ in range(workers):
@@ -143,12 +143,12 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     hostport = address.split("://", 1)[-1]
     host, sep, port = hostport.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise NasError(f"--ray-address must be HOST:PORT (or ray://HOST:PORT, or auto), got {address!r}")
+        raise SearchError(f"--ray-address must be HOST:PORT (or ray://HOST:PORT, or auto), got {address!r}")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout_s):
             pass
     except OSError as exc:
-        raise NasError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+        raise SearchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def make_runner(evaluator: Evaluator, workers: int, address: str | None = None) -> Runner:

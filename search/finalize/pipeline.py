@@ -38,6 +38,7 @@ from typing import Any
 from hwprofiles.profile import Profile, append_measurements
 from hwprofiles.runner import Protocol
 from hwprofiles.store import LOCAL_DEVICE, open_profile
+from search.errors import SearchError
 from search.finalize.card import write_card
 from search.finalize.ladder import LadderEntry, write_ladder
 from search.finalize.lowrank import factorize
@@ -62,7 +63,6 @@ from search.study.storage import StudyHandle, load_study
 from search.training.datasets import ImageData, load_dataset
 from search.training.distillation import Distillation
 from search.training.trainer import prepare_images
-from spaces import NasError
 
 __all__ = ["finalize_study"]
 
@@ -201,11 +201,11 @@ def _append_to_profile(profile: Profile, result: dict[str, Any]) -> int:
 
 def _winners(handle: StudyHandle, settings: FinalizeSettings) -> list:
     if handle.settings.get("evaluator") != "training":
-        raise NasError(f"study {settings.study!r} used the {handle.settings.get('evaluator')} evaluator: there are "
+        raise SearchError(f"study {settings.study!r} used the {handle.settings.get('evaluator')} evaluator: there are "
                        "no trained weights to finalize")
     winners = sorted(pareto_front(handle.study), key=lambda t: (-t.values[0], t.values[1]))[:settings.top]
     if not winners:
-        raise NasError(f"study {settings.study!r} has no completed trial to finalize")
+        raise SearchError(f"study {settings.study!r} has no completed trial to finalize")
     return winners
 
 

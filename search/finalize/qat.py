@@ -1,4 +1,4 @@
-"""Quantization-aware fine-tuning for the ONNX Runtime int8 path (DESIGN.md's working recipe).
+"""Quantization-aware fine-tuning for the ONNX Runtime int8 path (docs/ARCHITECTURE.md, Measured choices).
 
 PyTorch's eager/FX quantization is deprecated, so the fake quantization here
 is explicit and minimal, mirroring what ORT's static QDQ does at inference:

@@ -25,12 +25,12 @@ from hwprofiles.kit import ENVIRONMENT, RESULTS, RUNNER, read_json_object, read_
 from hwprofiles.profile import append_measurements
 from hwprofiles.runner import Protocol
 from hwprofiles.store import LOCAL_DEVICE, SHIPPED_DIR, open_profile
+from search.errors import SearchError
 from search.files import sha256_file
 from search.finalize.card import render_card
 from search.finalize.ladder import LadderEntry, write_ladder
 from search.finalize.selection import INT8_VARIANTS, choose_variant, variant_measurements
 from search.study.storage import load_study
-from spaces import NasError
 
 __all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements", "append_to_device_profile"]
 
@@ -62,7 +62,7 @@ def read_variant_results(kit: Path) -> tuple[dict[str, dict[str, float]], dict[s
     out = {entry["variant"]: {"p50_ms": m.p50_ms, "p90_ms": m.p90_ms, "p99_ms": m.p99_ms, "runs": m.runs}
            for entry, m in results.measured if "variant" in entry}
     if not out:
-        raise NasError(f"{kit / RESULTS}: no results of finalized variants")
+        raise SearchError(f"{kit / RESULTS}: no results of finalized variants")
     return out, results.environment
 
 
@@ -104,11 +104,11 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     """Read every finalized trial's kit results; update cards and, when all are measured, the ladder."""
     handle = load_study(study, storage, runs_dir)
     if handle.settings.get("device") == LOCAL_DEVICE:
-        raise NasError(f"study {study!r} is on the local device: finalize measured its models here already; "
+        raise SearchError(f"study {study!r} is on the local device: finalize measured its models here already; "
                        "--import-measurements is for remote devices")
     cards = (handle.study.user_attrs.get("final") or {}).get("cards") or {}
     if not cards:
-        raise NasError(f"study {study!r} has no finalized models; run python -m search finalize first")
+        raise SearchError(f"study {study!r} has no finalized models; run python -m search finalize first")
     measured, waiting, ladder, profile_rows = [], [], [], []
     for trial, rel in sorted(cards.items(), key=lambda kv: int(kv[0])):
         folder = handle.artifacts / rel

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spaces import NasError, UnknownNameError
+from search.errors import SearchError
+from spaces import UnknownNameError
 
 __all__ = ["FinalizeSettings", "COMPRESSIONS", "QAT_MODES", "CALIBRATIONS"]
 
@@ -36,10 +37,10 @@ class FinalizeSettings:
         for name in ("top", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise NasError(f"--{name} must be a positive integer, got {value!r}")
+                raise SearchError(f"--{name} must be a positive integer, got {value!r}")
         if self.calibration not in CALIBRATIONS:
-            raise NasError(f"--calibration must be minmax, percentile or entropy, got {self.calibration!r}")
+            raise SearchError(f"--calibration must be minmax, percentile or entropy, got {self.calibration!r}")
         if self.qat not in QAT_MODES:
             raise UnknownNameError("qat mode", self.qat, QAT_MODES)
         if not 0 <= self.tolerance < 1:
-            raise NasError(f"--tolerance must be in [0, 1), got {self.tolerance!r}")
+            raise SearchError(f"--tolerance must be in [0, 1), got {self.tolerance!r}")

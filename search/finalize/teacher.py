@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from search.errors import SearchError
 from search.finalize.settings import FinalizeSettings
 from search.study.pareto import completed
 from search.study.record import TrialRecord
@@ -15,7 +16,6 @@ from search.training.datasets import ImageData
 from search.training.distillation import Distillation
 from search.training.settings import TrainSettings
 from search.training.trainer import Trainer, accuracy, prepare_images
-from spaces import NasError
 
 __all__ = ["Teacher", "make_teacher", "train_more"]
 
@@ -49,7 +49,7 @@ def make_teacher(spec: str, handle: StudyHandle, data: ImageData, settings: Fina
         return _timm_teacher(spec, data, settings, lr)
     if spec and Path(spec).is_dir():
         return _exported_teacher(spec, data)
-    raise NasError(f"--teacher must be auto, timm:NAME[=CHECKPOINT] or the folder of an exported model "
+    raise SearchError(f"--teacher must be auto, timm:NAME[=CHECKPOINT] or the folder of an exported model "
                    f"(python -m search export), got {spec!r}")
 
 
@@ -70,7 +70,7 @@ def _timm_teacher(spec: str, data: ImageData, settings: FinalizeSettings, lr: fl
     try:
         model = timm.create_model(name, pretrained=False, num_classes=data.num_classes, in_chans=data.in_chans)
     except RuntimeError as exc:
-        raise NasError(f"--teacher {spec}: {exc}") from None
+        raise SearchError(f"--teacher {spec}: {exc}") from None
     how = "trained here from scratch (model hubs are unreachable offline; give timm:NAME=PATH for local weights)"
     if checkpoint:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -93,7 +93,7 @@ def _exported_teacher(spec: str, data: ImageData) -> Teacher:
     except RuntimeError:
         classes = None
     if classes != data.num_classes:
-        raise NasError(f"--teacher {spec}: the model does not fit the study's data ({data.in_chans} channel(s), "
+        raise SearchError(f"--teacher {spec}: the model does not fit the study's data ({data.in_chans} channel(s), "
                        f"{data.num_classes} classes)")
     return Teacher(model, resolution, f"exported model {spec} ({config.arch_str}), used as it is",
                    accuracy(model, x_val, y_val))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from search.errors import SearchError
 from search.study.pareto import non_dominated_ranks
-from spaces import NasError
 
 __all__ = ["rung_epochs", "promote"]
 
@@ -25,11 +25,11 @@ def rung_epochs(max_epochs: int, rate: float | None, min_epochs: int = 1) -> tup
     ``rate`` None (halving off) gives the single rung ``(max_epochs,)``.
     """
     if not isinstance(max_epochs, int) or max_epochs < 1:
-        raise NasError(f"--epochs must be a positive integer, got {max_epochs!r}")
+        raise SearchError(f"--epochs must be a positive integer, got {max_epochs!r}")
     if rate is None:
         return (max_epochs,)
     if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 1):
-        raise NasError(f"--halving-rate must be a number above 1, got {rate!r}")
+        raise SearchError(f"--halving-rate must be a number above 1, got {rate!r}")
     rungs = {max_epochs}
     k = 1
     while max_epochs / rate**k >= min_epochs:

@@ -13,6 +13,7 @@ import logging
 
 from optuna.trial import TrialState
 
+from search.errors import SearchError
 from search.loop.state import ActiveTrial, SearchState, trial_seed
 from search.study.candidates import rebuild_candidate, sample_candidate
 from search.study.coordination import driver_tag, orphaned
@@ -83,7 +84,7 @@ class Proposer:
         if self.infeasible_in_a_row % 50 == 0:
             self.state.show()
         if self.infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
-            raise NasError(f"{self.infeasible_in_a_row} proposals in a row were predicted over the budget of "
+            raise SearchError(f"{self.infeasible_in_a_row} proposals in a row were predicted over the budget of "
                            f"{self.state.budget_ms:g} ms; raise --latency-ms")
 
     def admit(self, proposed: list[ActiveTrial]) -> list[ActiveTrial]:
@@ -121,7 +122,7 @@ class Proposer:
         s.status.measured_out += 1
         self.measured_out_in_a_row += 1
         if self.measured_out_in_a_row >= MAX_MEASURED_OUT_IN_A_ROW:
-            raise NasError(f"{self.measured_out_in_a_row} candidates in a row were measured over the budget of "
+            raise SearchError(f"{self.measured_out_in_a_row} candidates in a row were measured over the budget of "
                            f"{s.budget_ms:g} ms on this host; raise --latency-ms")
 
     def adopt_orphans(self) -> list[ActiveTrial]:

@@ -26,8 +26,9 @@ from predictors import (
     rows_to_data,
 )
 from predictors.data import default_num_classes
+from search.errors import SearchError
 from search.screening.fitting import predictor_for_profile, profile_rows
-from spaces import NasError, create_space
+from spaces import create_space
 
 __all__ = ["evaluate_profile", "held_out_accuracy", "choose_space"]
 
@@ -39,11 +40,11 @@ SOURCE_ROWS_CAP = 900  # few-shot source predictors are fitted on this many rows
 def choose_space(profile: Profile, space: str | None) -> str:
     if space is None:
         if len(profile.spaces) != 1:
-            raise NasError(f"profile {profile.name} covers {', '.join(profile.spaces) or 'no space'}; "
+            raise SearchError(f"profile {profile.name} covers {', '.join(profile.spaces) or 'no space'}; "
                            f"choose one with --space")
         return profile.spaces[0]
     if space not in profile.spaces:
-        raise NasError(f"profile {profile.name} has no measurements of space {space!r}; "
+        raise SearchError(f"profile {profile.name} has no measurements of space {space!r}; "
                        f"it covers {', '.join(profile.spaces) or 'nothing'}")
     return space
 
@@ -62,7 +63,7 @@ def _fewshot(profile: Profile, space_name: str, precision: str, data, train: np.
         if space_name in other.spaces and other.select(space=space_name, precision=precision):
             sources.append((name, predictor_for_profile(other, space_name, precision, SOURCE_ROWS_CAP, seed)))
     if not sources:
-        raise NasError(f"--prior auto needs other profiles of space {space_name}; none found")
+        raise SearchError(f"--prior auto needs other profiles of space {space_name}; none found")
     X, y = data.X, data.latency_ms
     model = fit_fewshot([p for _, p in sources], X[train], y[train], coverage, precision)
     p50, upper = model.predict_with_upper(X[test])
@@ -87,10 +88,10 @@ def evaluate_profile(device: str, space: str | None = None, precision: str = "fp
     n = len(data.latency_ms)
     train_size = _default_train_size(n) if train_size is None else train_size
     if not 5 <= train_size < n:
-        raise NasError(f"--train-size must be in 5..{n - 1} for {device}/{space_name} ({n} measurements), "
+        raise SearchError(f"--train-size must be in 5..{n - 1} for {device}/{space_name} ({n} measurements), "
                        f"got {train_size}")
     if prior not in (None, "auto"):
-        raise NasError(f"--prior must be 'auto' (few-shot from the other profiles), got {prior!r}")
+        raise SearchError(f"--prior must be 'auto' (few-shot from the other profiles), got {prior!r}")
     if prior == "auto":
         order = np.random.default_rng(seed).permutation(n)
         result = _fewshot(profile, space_name, precision, data, order[:train_size], order[train_size:], seed, coverage)
@@ -127,7 +128,7 @@ def held_out_accuracy(profile: Profile, space: str, precision: str = "fp32", see
     data = rows_to_data(rows, create_space(space), precision, default_num_classes(space))
     n = len(rows)
     if n < 10:
-        raise NasError(f"{profile.name}/{space}: {n} measurements are too few to hold some out")
+        raise SearchError(f"{profile.name}/{space}: {n} measurements are too few to hold some out")
     result = evaluate(data.X, data.latency_ms, _default_train_size(n), seed, 0.9, precision)
     within10 = result["predictor"]["within10"]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,8 @@ import numpy as np
 from hwprofiles.profile import Measurement, Profile
 from hwprofiles.store import cache_dir
 from predictors import predictor_for_rows
-from spaces import NasError, create_space
+from search.errors import SearchError
+from spaces import create_space
 
 __all__ = ["predictor_for_profile", "subset_rows", "profile_rows"]
 
@@ -21,7 +22,7 @@ def profile_rows(profile: Profile, space: str, precision: str) -> list[Measureme
     rows = profile.select(space=space, precision=precision)
     if not rows:
         have = sorted({m.precision for m in profile.select(space=space)})
-        raise NasError(f"profile {profile.name} has no {precision} measurements of {space}; it has {have}")
+        raise SearchError(f"profile {profile.name} has no {precision} measurements of {space}; it has {have}")
     return rows
 
 

@@ -20,8 +20,9 @@ from hwprofiles.store import open_profile
 from predictors import LatencyPredictor, data_hash
 from predictors.cache import CODE_VERSION
 from predictors.data import default_num_classes
+from search.errors import SearchError
 from search.screening.fitting import predictor_for_profile, subset_rows
-from spaces import ArchConfig, NasError, SearchSpace, create_space
+from spaces import ArchConfig, SearchSpace, create_space
 
 __all__ = ["Screen", "Score"]
 
@@ -44,7 +45,7 @@ class Screen:
         self.coverage, self.in_chans, self.num_classes = coverage, in_chans, num_classes
         for name in self.spaces:
             if name not in profile.spaces:
-                raise NasError(f"device {profile.name!r} has no measurements of space {name!r} (it covers "
+                raise SearchError(f"device {profile.name!r} has no measurements of space {name!r} (it covers "
                                f"{', '.join(profile.spaces) or 'nothing'}); profile it: python -m search profile "
                                f"--device {profile.name} --space {name}")
         self.predictors: dict[str, LatencyPredictor] = {
@@ -95,7 +96,7 @@ class Screen:
     def check_budget(self, budget_ms: float) -> None:
         name, score = self.fastest()
         if score.upper_ms > budget_ms:
-            raise NasError(f"--latency-ms {budget_ms:g} is below what any architecture can meet on "
+            raise SearchError(f"--latency-ms {budget_ms:g} is below what any architecture can meet on "
                            f"{self.profile.name}: the smallest {name} architecture is predicted at "
                            f"{score.p50_ms:.4g} ms (upper bound {score.upper_ms:.4g} ms)")
 

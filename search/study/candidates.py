@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 import optuna
 
-from spaces import ArchConfig, NasError, SearchSpace
+from search.errors import SearchError
+from spaces import ArchConfig, SearchSpace
 
 __all__ = ["Candidate", "sample_candidate", "rebuild_candidate", "SPACE_PARAM"]
 
@@ -57,4 +58,4 @@ def rebuild_candidate(params: Mapping[str, Any], spaces: Mapping[str, SearchSpac
     try:
         return sample_candidate(optuna.trial.FixedTrial(dict(params)), spaces)
     except ValueError as exc:  # FixedTrial: a param is missing or outside the space's choices
-        raise NasError(f"stored params do not describe an architecture of {', '.join(spaces)}: {exc}") from None
+        raise SearchError(f"stored params do not describe an architecture of {', '.join(spaces)}: {exc}") from None

@@ -23,11 +23,11 @@ from typing import Any
 
 import optuna
 
+from search.errors import SearchError
 from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
-from spaces import NasError
 
-__all__ = ["driver_tag", "orphaned", "heartbeat", "file_lock", "sqlite_driver_lock", "HEARTBEAT_S",
+__all__ = ["driver_tag", "orphaned", "heartbeat", "heartbeat_key", "file_lock", "sqlite_driver_lock", "HEARTBEAT_S",
            "DRIVER_GRACE_S"]
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _heartbeat_key(tag: dict[str, Any]) -> str:
+def heartbeat_key(tag: dict[str, Any]) -> str:
     return f"driver_heartbeat:{tag.get('host')}:{tag.get('pid')}"
 
 
@@ -58,7 +58,7 @@ def orphaned(frozen: optuna.trial.FrozenTrial, study_attrs: dict[str, Any], me: 
     tag = TrialRecord.of(frozen).driver or {}
     if tag.get("host") == me["host"]:
         return tag.get("pid") == me["pid"] or not _pid_alive(int(tag.get("pid", 0)))
-    beat = study_attrs.get(_heartbeat_key(tag))
+    beat = study_attrs.get(heartbeat_key(tag))
     if beat is None:  # never beat: judge by the trial's age
         started = frozen.datetime_start.timestamp() if frozen.datetime_start else 0.0
         return time.time() - started > DRIVER_GRACE_S
@@ -72,7 +72,7 @@ def heartbeat(handle: StudyHandle):
     if handle.storage.startswith("sqlite"):  # one driver per SQLite study: nothing to tell
         yield
         return
-    key, stop = _heartbeat_key(driver_tag()), threading.Event()
+    key, stop = heartbeat_key(driver_tag()), threading.Event()
 
     def beat() -> None:
         while True:
@@ -122,7 +122,7 @@ def sqlite_driver_lock(handle: StudyHandle):
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise NasError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite study takes "
+            raise SearchError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite study takes "
                            "one driver at a time: wait for it, or use --storage postgresql://... for several") from None
         fh.truncate(0)
         fh.write(f"{socket.gethostname()}:{os.getpid()}\n")

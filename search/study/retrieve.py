@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
+from search.errors import SearchError
 from search.files import sha256_file
 from search.study.candidates import Candidate, rebuild_candidate
 from search.study.pareto import pareto_front
 from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
 from search.training.trainer import accuracy, prepare_images
-from spaces import NasError, create_space
+from spaces import create_space
 from spaces.export import export_onnx
 
 __all__ = ["pareto_front", "find_trial", "trial_candidate", "load_trained_model", "export_trial",
@@ -38,7 +39,7 @@ def find_trial(handle: StudyHandle, number: int) -> FrozenTrial:
     for t in trials:
         if t.number == number:
             return t
-    raise NasError(f"study {handle.name!r} has no trial {number} (it has {len(trials)} trials, 0..{len(trials) - 1})")
+    raise SearchError(f"study {handle.name!r} has no trial {number} (it has {len(trials)} trials, 0..{len(trials) - 1})")
 
 
 def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
@@ -50,7 +51,7 @@ def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
     cand = rebuild_candidate(trial.params, spaces)
     stored = TrialRecord.of(trial).config
     if stored is not None and cand.config.to_dict() != stored:
-        raise NasError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, but the stored config differs")
+        raise SearchError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, but the stored config differs")
     return cand
 
 
@@ -63,7 +64,7 @@ def _inside_study(handle: StudyHandle, relative: str, what: str) -> Path:
     """A path the study recorded, refused if it leads out of the study's folder."""
     path = (handle.artifacts / relative).resolve()
     if handle.artifacts.resolve() not in path.parents:
-        raise NasError(f"{what} {relative!r} leaves the study folder")
+        raise SearchError(f"{what} {relative!r} leaves the study folder")
     return path
 
 
@@ -74,14 +75,14 @@ def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     record = TrialRecord.of(trial)
     checkpoint = record.checkpoint
     if not checkpoint:
-        raise NasError(f"trial {trial.number} has no checkpoint (status {record.status.value if record.status else 'unknown'}"
+        raise SearchError(f"trial {trial.number} has no checkpoint (status {record.status.value if record.status else 'unknown'}"
                        f"; tabular trials have none)")
     path = _inside_study(handle, checkpoint, f"trial {trial.number}: checkpoint")
     if not path.is_file():
-        raise NasError(f"trial {trial.number}: checkpoint {path} is missing")
+        raise SearchError(f"trial {trial.number}: checkpoint {path} is missing")
     expected = record.checkpoint_sha256
     if expected and sha256_file(path) != expected:
-        raise NasError(f"trial {trial.number}: checkpoint {path} does not match the sha256 the study recorded")
+        raise SearchError(f"trial {trial.number}: checkpoint {path} does not match the sha256 the study recorded")
     cand = trial_candidate(handle, trial)
     in_chans, num_classes = _data_shape(handle)
     model = cand.space.build(cand.config, num_classes=num_classes, in_chans=in_chans)
@@ -99,19 +100,19 @@ def load_exported_model(folder: str | Path):
     config_file, weights = folder / "config.json", folder / "weights.pt"
     for f in (config_file, weights):
         if not f.is_file():
-            raise NasError(f"{folder}: not an exported model (no {f.name}; python -m search export writes one)")
+            raise SearchError(f"{folder}: not an exported model (no {f.name}; python -m search export writes one)")
     try:
         meta = json.loads(config_file.read_text())
         space = create_space(meta["space"], **(meta.get("space_options") or {}))
         config = space.from_json(json.dumps(meta["config"]))
         model = space.build(config, num_classes=int(meta["num_classes"]), in_chans=int(meta["in_chans"]))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise NasError(f"{config_file}: malformed ({type(exc).__name__}: {exc})") from None
+        raise SearchError(f"{config_file}: malformed ({type(exc).__name__}: {exc})") from None
     try:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (RuntimeError, pickle.UnpicklingError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NasError(f"{weights}: does not fit the architecture in config.json ({first})") from None
+        raise SearchError(f"{weights}: does not fit the architecture in config.json ({first})") from None
     return space, config, model.eval()
 
 
@@ -144,7 +145,7 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     if final:  # the finalized model, its int8 twin where shipped, and the model card
         source = _inside_study(handle, final, f"trial {number}: finalized folder")
         if not source.is_dir():
-            raise NasError(f"trial {number}: the finalized folder {source} is missing")
+            raise SearchError(f"trial {number}: the finalized folder {source} is missing")
         shutil.copytree(source, out / "final", dirs_exist_ok=True)
         files["final"] = str(out / "final")
     if not TrialRecord.of(trial).checkpoint:
@@ -164,6 +165,6 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     max_diff = float(np.abs(got - expected).max())
     if max_diff > 1e-3 * max(1.0, float(np.abs(expected).max())):
-        raise NasError(f"trial {number}: the ONNX model differs from torch by {max_diff:.3g}")
+        raise SearchError(f"trial {number}: the ONNX model differs from torch by {max_diff:.3g}")
     files.update(weights=str(out / "weights.pt"), onnx=str(onnx_path), onnx_max_abs_diff=max_diff)
     return files

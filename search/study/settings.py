@@ -9,9 +9,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from search.errors import SearchError
 from search.training.datasets import DATASETS
 from search.training.settings import OPTIMIZERS
-from spaces import NasError, UnknownNameError, list_spaces
+from spaces import UnknownNameError, list_spaces
 
 __all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "PRECISIONS"]
 
@@ -75,7 +76,7 @@ class RunSettings:
             if name not in list_spaces():
                 raise UnknownNameError("space", name, list_spaces())
         if not self.spaces or len(set(self.spaces)) != len(self.spaces):
-            raise NasError(f"--space needs distinct space names, got {','.join(self.spaces) or 'none'}")
+            raise SearchError(f"--space needs distinct space names, got {','.join(self.spaces) or 'none'}")
         for kind, value, valid in (("evaluator", self.evaluator, EVALUATORS), ("sampler", self.sampler, SAMPLERS),
                                    ("optimizer", self.optimizer, OPTIMIZERS)):
             if value not in valid:
@@ -84,31 +85,31 @@ class RunSettings:
             raise UnknownNameError("dataset", self.dataset, DATASETS)
         if self.evaluator == "tabular":
             if self.spaces != ("nb201",):
-                raise NasError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: use --space nb201")
+                raise SearchError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: use --space nb201")
             if not self.accuracy_table:
-                raise NasError("--evaluator tabular needs --accuracy-table PATH (nb201_accuracy.csv format)")
+                raise SearchError("--evaluator tabular needs --accuracy-table PATH (nb201_accuracy.csv format)")
         if self.precision not in PRECISIONS:
-            raise NasError(f"--precision must be fp32 or int8, got {self.precision!r}")
+            raise SearchError(f"--precision must be fp32 or int8, got {self.precision!r}")
         if self.study is not None and not _NAME_RE.match(self.study):
-            raise NasError(f"--study must be 1-128 letters, digits, '.', '_', '+' or '-', got {self.study!r}")
+            raise SearchError(f"--study must be 1-128 letters, digits, '.', '_', '+' or '-', got {self.study!r}")
 
     def _check_counts(self) -> None:
         for name in ("trials", "workers", "epochs", "generation", "population", "batch_size", "profile_count"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise NasError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
-            raise NasError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
+            raise SearchError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
 
     def _check_numbers(self) -> None:
         if self.halving_rate is not None and not (_finite(self.halving_rate) and self.halving_rate > 1):
-            raise NasError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
+            raise SearchError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
         if not (_finite(self.lr) and self.lr > 0):
-            raise NasError(f"--lr must be a positive number, got {self.lr!r}")
+            raise SearchError(f"--lr must be a positive number, got {self.lr!r}")
         if self.latency_ms is not None and not (_finite(self.latency_ms) and self.latency_ms > 0):
-            raise NasError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
+            raise SearchError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
         if not (_finite(self.coverage) and 0 < self.coverage < 1):
-            raise NasError(f"--coverage must be in (0, 1), got {self.coverage!r}")
+            raise SearchError(f"--coverage must be in (0, 1), got {self.coverage!r}")
 
     def identity(self, budget_ms: float) -> dict[str, Any]:
         """What must match for a re-run to continue this study."""

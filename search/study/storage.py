@@ -18,8 +18,9 @@ from typing import Any
 
 import optuna
 
+from search.errors import SearchError
 from search.study.settings import SAMPLERS, RunSettings
-from spaces import NasError, UnknownNameError
+from spaces import UnknownNameError
 
 __all__ = ["DIRECTIONS", "StudyHandle", "open_study", "load_study", "make_sampler", "study_storage",
            "connect_storage", "display_url"]
@@ -75,9 +76,9 @@ def display_url(storage: str) -> str:
         return storage
 
 
-def _storage_error(storage: str, exc: Exception) -> NasError:
+def _storage_error(storage: str, exc: Exception) -> SearchError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return NasError(f"cannot open the study storage {display_url(storage)}: {type(exc).__name__}: {first}")
+    return SearchError(f"cannot open the study storage {display_url(storage)}: {type(exc).__name__}: {first}")
 
 
 def _with_installed_driver(storage: str) -> str:
@@ -104,7 +105,7 @@ def connect_storage(storage: str, attempts: int = 5) -> optuna.storages.BaseStor
         except ImportError as exc:
             scheme = storage.split(":", 1)[0]
             hint = " (pip install 'psycopg[binary]')" if scheme.startswith("postgres") else ""
-            raise NasError(f"the storage {display_url(storage)} needs a database driver that is not installed"
+            raise SearchError(f"the storage {display_url(storage)} needs a database driver that is not installed"
                            f"{hint}: {exc.__cause__ or exc}") from None
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
             if attempt == attempts - 1:
@@ -138,7 +139,7 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
     elif have != identity:
         diff = {k: (have.get(k), identity.get(k)) for k in set(have) | set(identity) if have.get(k) != identity.get(k)}
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
-        raise NasError(f"study {name!r} in {display_url(storage)} was run with other settings ({changes}); re-run with the same "
+        raise SearchError(f"study {name!r} in {display_url(storage)} was run with other settings ({changes}); re-run with the same "
                        f"settings to resume it, or choose another --study")
     return StudyHandle(study, name, storage, artifacts, backend)
 
@@ -149,13 +150,13 @@ def load_study(name: str, storage: str | None = None, runs_dir: str | Path = "ru
     if storage is None and not (artifacts / DB_NAME).is_file():
         found = sorted(p.parent.name for p in Path(runs_dir).glob(f"*/{DB_NAME}"))
         hint = f"; studies in {runs_dir}/: {', '.join(found)}" if found else f"; {runs_dir}/ holds no study"
-        raise NasError(f"no study {name!r}: {artifacts / DB_NAME} does not exist{hint}")
+        raise SearchError(f"no study {name!r}: {artifacts / DB_NAME} does not exist{hint}")
     rdb = connect_storage(url)
     try:
         study = optuna.load_study(study_name=name, storage=rdb)
     except KeyError:
         names = optuna.get_all_study_names(storage=rdb)
-        raise NasError(f"no study {name!r} in {display_url(url)}; it holds: {', '.join(names) or 'none'}") from None
+        raise SearchError(f"no study {name!r} in {display_url(url)}; it holds: {', '.join(names) or 'none'}") from None
     except (optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
         raise _storage_error(url, exc) from None
     saved = study.user_attrs.get("artifacts")

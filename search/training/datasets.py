@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spaces import NasError, UnknownNameError
+from search.errors import SearchError
+from spaces import UnknownNameError
 
 __all__ = ["ImageData", "Split", "DATASETS", "load_dataset", "DatasetError"]
 
@@ -32,7 +33,7 @@ DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
-class DatasetError(NasError):
+class DatasetError(SearchError):
     """A dataset is missing or malformed; the message says what is expected where."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spaces import NasError
+from search.errors import SearchError
 
 __all__ = ["Distillation"]
 
@@ -20,9 +20,9 @@ class Distillation:
 
     def __post_init__(self) -> None:
         if not 0 <= self.alpha <= 1:
-            raise NasError(f"distillation alpha must be in [0, 1], got {self.alpha!r}")
+            raise SearchError(f"distillation alpha must be in [0, 1], got {self.alpha!r}")
         if not self.temperature > 0:
-            raise NasError(f"distillation temperature must be positive, got {self.temperature!r}")
+            raise SearchError(f"distillation temperature must be positive, got {self.temperature!r}")
 
     def loss(self, student_logits, x, hard_loss):
         import torch

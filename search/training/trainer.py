@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
+from search.errors import SearchError
 from search.training.datasets import ImageData, Split
 from search.training.distillation import Distillation
 from search.training.settings import TrainingError, TrainSettings
-from spaces import NasError
 
 __all__ = ["Trainer", "prepare_images", "accuracy", "resolve_device"]
 
@@ -70,7 +70,7 @@ def resolve_device(name: str):
     try:
         return torch.device(name)
     except RuntimeError as exc:
-        raise NasError(f"unknown torch device {name!r}: {exc}") from None
+        raise SearchError(f"unknown torch device {name!r}: {exc}") from None
 
 
 def accuracy(model, images, labels, batch_size: int = 256) -> float:
