@@ -3,7 +3,7 @@
     python -m benchmarks.distill_mnist [--seeds 3] [--epochs 4] [--teacher-epochs 6]
 
 The MNIST test set in ../shared/data/mnist (10,000 images) is split 60/20/20
-(train / validation / test) by ``search.datasets``. A larger ``mobile_cnn``
+(train / validation / test) by ``search.training.datasets``. A larger ``mobile_cnn``
 teacher is trained once; then the smallest ``mobile_cnn`` student is trained
 for the same number of epochs twice per seed: plain (label-smoothed cross
 entropy) and with Hinton distillation (alpha 0.7, T 4) from the teacher, the

@@ -60,7 +60,7 @@ class FaultyEvaluator(TrainingEvaluator):
         self.artifacts, self.markers = str(artifacts), str(markers)
 
     def session(self, space, config, max_budget, seed):
-        number = (seed - SEED * 1_000_003) % 2**31  # search.driver.trial_seed, inverted
+        number = (seed - SEED * 1_000_003) % 2**31  # search.loop.state.trial_seed, inverted
         assert trial_seed(SEED, number) == seed
         fault = fault_of(number)
         if fault == "worker_killed":

@@ -11,7 +11,7 @@ MinMax calibration on 128 training images) and its int8 test accuracy is
 measured through ONNX Runtime. Two fine-tunings start from the same float
 model, for the same epochs, learning rate and seed:
 
-- ``qat``: under int8 fake quantization (``search.qat``), then quantized again;
+- ``qat``: under int8 fake quantization (``search.finalize.qat``), then quantized again;
 - ``control``: plain float fine-tuning, then quantized again, so the effect of
   the fake quantization is told apart from the effect of training longer.
 

@@ -8,7 +8,7 @@ another seed count or set of samplers adds ``_seedsN`` or ``_SAMPLERS`` to the n
 
 Three strategies, same seeds, same evaluation counts:
 
-- ``search``: the product's driver (``search.driver.run_search``, NSGA-II with hard
+- ``search``: the product's driver (``search.loop.driver.run_search``, NSGA-II with hard
   predictor screening; the predictor is fitted on 900 of the profile's
   architectures, as a user with a 900-model profile would have), SQLite study;
 - ``nsga2``: plain Optuna NSGA-II on (accuracy, measured latency), no screening:

@@ -1,4 +1,5 @@
-"""Export a built model to ONNX with the settings measured to work (docs/ARCHITECTURE.md, Measured choices)."""
+"""Export a built model to ONNX with the settings measured to work (docs/ARCHITECTURE.md, Measured
+choices)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def _tiny_local_profile(tmp_path_factory):
 
 @pytest.fixture
 def fake_timing():
-    """Everything this test times (profiling, candidates, finalized variants) takes ``FakeTiming``'s latency."""
+    """Everything this test times (profiling, candidates, finalized variants) takes ``FakeTiming``'s
+    latency."""
     from hwprofiles.timing import use_timing_backend
 
     from .fake_timing import FakeTiming

@@ -1,4 +1,5 @@
-"""A deterministic timing backend for tests that need latencies but not this host's (see hwprofiles.timing)."""
+"""A deterministic timing backend for tests that need latencies but not this host's (see
+hwprofiles.timing)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """What a test needs from outside the repository (a service, ../shared/data): skipped on a developer's machine
-without it, a failure where ``SEARCH_REQUIRE_SERVICES=1`` (set by ``.ci/run``): CI must exercise it for real."""
+without it, a failure where ``SEARCH_REQUIRE_SERVICES=1`` (set by ``.ci/run``): CI must exercise it for
+real."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""House rules of docs/ARCHITECTURE.md that a tool can check: short functions, ruff clean (E501 at 110 included)."""
+"""House rules of docs/ARCHITECTURE.md that a tool can check: short functions, and ruff clean (lines of
+at most 110 characters included)."""
 
 from __future__ import annotations
 

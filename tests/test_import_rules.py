@@ -75,7 +75,8 @@ def read_imports(root: Path, packages: tuple[str, ...] = PACKAGES) -> tuple[list
     for path in files:
         source = module_name(path, root)
         tree = ast.parse(path.read_text(), str(path))
-        deferred_nodes = {id(n) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+        deferred_nodes = {id(n) for fn in ast.walk(tree)
+                          if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
                           for n in ast.walk(fn)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -130,7 +131,8 @@ def violations(root: Path = PROJECT, packages: tuple[str, ...] = PACKAGES) -> li
         if src_pkg == dst_pkg == "search" and imp.source != "search.__main__":
             a, b = _room(imp.source), _room(target)
             if b is not None and (a is None or ROOMS.index(b) > ROOMS.index(a)):
-                out.append(f"{where}: {a or 'the root of search'} must not import the later room {b} ({target})")
+                out.append(f"{where}: {a or 'the root of search'} must not import the later room "
+                           f"{b} ({target})")
     for imp in imports:
         if not imp.deferred:
             continue
@@ -141,7 +143,8 @@ def violations(root: Path = PROJECT, packages: tuple[str, ...] = PACKAGES) -> li
                 out.append(f"{where}: {imp.target} imported inside a function; only heavy or optional "
                            "dependencies are deferred (tests/test_import_rules.py DEFERRED)")
         elif not _reaches_heavy(target, graph, heavy_at_top):
-            out.append(f"{where}: {target} imported inside a function defers nothing heavy; import it at the top")
+            out.append(f"{where}: {target} imported inside a function defers nothing heavy; "
+                       "import it at the top")
     out += [f"import cycle: {' -> '.join(c)}" for c in _cycles(graph)]
     return out
 
@@ -219,7 +222,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
 @pytest.mark.parametrize("files, expected", [
     ({"search/training/trainer.py": "from search.cli import main\n", "search/cli/main.py": ""},
      "training must not import the later room cli"),
-    ({"search/training/trainer.py": "def f():\n    from search.cli.main import x\n", "search/cli/main.py": ""},
+    ({"search/training/trainer.py": "def f():\n    from search.cli.main import x\n",
+      "search/cli/main.py": ""},
      "training must not import the later room cli"),
     ({"spaces/base.py": "import hwprofiles\n"}, "spaces must not import hwprofiles"),
     ({"hwprofiles/kit.py": "from search.study import x\n"}, "hwprofiles must not import search"),
@@ -227,7 +231,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
     ({"search/study/a.py": "from search.study.b import x\n", "search/study/b.py": "from . import a\n"},
      "import cycle: search.study.a -> search.study.b -> search.study.a"),
     ({"search/study/a.py": "def f():\n    import json\n"}, "json imported inside a function"),
-    ({"search/study/a.py": "def f():\n    from search.study.b import x\n", "search/study/b.py": "import json\n"},
+    ({"search/study/a.py": "def f():\n    from search.study.b import x\n",
+      "search/study/b.py": "import json\n"},
      "search.study.b imported inside a function defers nothing heavy"),
 ])
 def test_a_planted_violation_is_found(tmp_path, files, expected):
@@ -236,7 +241,8 @@ def test_a_planted_violation_is_found(tmp_path, files, expected):
 
 
 def test_deferring_a_heavy_dependency_is_allowed(tmp_path):
-    root = _plant(tmp_path, {"search/study/a.py": "def f():\n    from search.study.b import x\n    import torch\n",
+    root = _plant(tmp_path, {"search/study/a.py": ("def f():\n    from search.study.b import x\n"
+                                                   "    import torch\n"),
                              "search/study/b.py": "import torch\n",
                              "search/cli/main.py": "from search.study import a\n"})
     assert violations(root) == []

@@ -1,11 +1,13 @@
-"""argparse pieces: types for the numbers (a bad value is argparse's own one-line error), lists, the parser."""
+"""argparse pieces: types for the numbers (a bad value is argparse's own one-line error), lists, the
+parser."""
 
 from __future__ import annotations
 
 import argparse
 import math
 
-__all__ = ["positive_int", "positive_float", "open_fraction", "comma_list", "OneLineErrorParser", "EXIT_USAGE"]
+__all__ = ["positive_int", "positive_float", "open_fraction", "comma_list", "OneLineErrorParser",
+           "EXIT_USAGE"]
 
 EXIT_USAGE = 2
 

@@ -1,4 +1,5 @@
-"""``spaces``, ``devices``, ``predictor`` and ``profile``: what the tool knows and how devices are measured."""
+"""``spaces``, ``devices``, ``predictor`` and ``profile``: what the tool knows and how devices are
+measured."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
 
 def _add_devices_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accuracy", action="store_true",
-                   help="compute the held-out predictor accuracy where it is not cached yet (minutes the first time)")
+                   help="compute the held-out predictor accuracy where it is not cached yet "
+                        "(minutes the first time)")
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -61,8 +63,9 @@ def _cmd_devices(args: argparse.Namespace) -> int:
                 else:
                     parts.append(f"{space} {value * 100:.0f}%")
             accuracy = ", ".join(parts) or "-"
-        table.append((r.name, ",".join(r.spaces) or "-", str(r.measurements), r.runtime, ",".join(r.precisions),
-                      str(r.batch), "-" if r.noise_floor_pct is None else f"{r.noise_floor_pct:.1f}%", r.source,
+        table.append((r.name, ",".join(r.spaces) or "-", str(r.measurements), r.runtime,
+                      ",".join(r.precisions), str(r.batch),
+                      "-" if r.noise_floor_pct is None else f"{r.noise_floor_pct:.1f}%", r.source,
                       accuracy))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -73,16 +76,20 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _add_predictor_args(p: argparse.ArgumentParser) -> None:
-    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=OneLineErrorParser, required=True)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=OneLineErrorParser,
+                               required=True)
     ev = actions.add_parser("eval", help="accuracy on held-out architectures, beside a FLOPs-linear baseline")
     ev.add_argument("--device", required=True)
     ev.add_argument("--space", help="space to evaluate (needed when the profile covers several)")
     ev.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
-    ev.add_argument("--train-size", type=positive_int, help="architectures to fit on (default: 75%%, at most 900)")
-    ev.add_argument("--prior", choices=("auto",), help="few-shot: use the other profiles of the space as prior")
+    ev.add_argument("--train-size", type=positive_int,
+                    help="architectures to fit on (default: 75%%, at most 900)")
+    ev.add_argument("--prior", choices=("auto",),
+                    help="few-shot: use the other profiles of the space as prior")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--coverage", type=open_fraction, default=0.9, help="stated coverage of the upper bound")
-    ev.add_argument("--plot", help="scatter plot PNG (default: runs/predictor-eval/DEVICE-SPACE-PRECISION.png)")
+    ev.add_argument("--plot",
+                    help="scatter plot PNG (default: runs/predictor-eval/DEVICE-SPACE-PRECISION.png)")
     ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
 
 
@@ -126,7 +133,8 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=PROFILE.threads,
                    help=f"intra-op threads (default {PROFILE.threads})")
     p.add_argument("--batch", type=positive_int, default=PROFILE.batch)
-    p.add_argument("--runtime", default=PROFILE.runtime, help=f"onnxruntime or torch (default {PROFILE.runtime})")
+    p.add_argument("--runtime", default=PROFILE.runtime,
+                   help=f"onnxruntime or torch (default {PROFILE.runtime})")
     p.add_argument("--seed", type=int, default=PROFILE.seed)
     p.add_argument("--workers", type=positive_int, default=PROFILE.workers,
                    help=f"export processes (default {PROFILE.workers})")
@@ -183,7 +191,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 DEVICE_COMMANDS = {
-    "spaces": ("list the search spaces with the number of architectures each holds", lambda p: None, _cmd_spaces),
+    "spaces": ("list the search spaces with the number of architectures each holds", lambda p: None,
+               _cmd_spaces),
     "profile": ("measure this host (or build/import a kit for a remote device) into a profile",
                 _add_profile_args, _cmd_profile),
     "devices": ("list the device profiles (shipped and measured) with predictor accuracy", _add_devices_args,

@@ -26,7 +26,8 @@ COMMANDS: dict[str, Command] = {**DEVICE_COMMANDS, **RUN_COMMANDS, **STUDY_COMMA
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(prog="python -m search", description="Hardware-aware neural architecture search.")
+    parser = OneLineErrorParser(prog="python -m search",
+                                description="Hardware-aware neural architecture search.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")

@@ -20,7 +20,8 @@ def add_study_args(p: argparse.ArgumentParser) -> None:
 def _add_top_args(p: argparse.ArgumentParser) -> None:
     add_study_args(p)
     p.add_argument("-k", type=positive_int, default=5, help="how many models of the front (default 5)")
-    p.add_argument("--max-latency-ms", type=positive_float, help="only models whose predicted upper bound is within this")
+    p.add_argument("--max-latency-ms", type=positive_float,
+                   help="only models whose predicted upper bound is within this")
     p.add_argument("--json", action="store_true")
 
 
@@ -45,12 +46,14 @@ def _cmd_top(args: argparse.Namespace) -> int:
     budget = handle.settings.get("budget_ms")
     print(f"study {args.study}: Pareto front (validation accuracy vs predicted latency), budget "
           f"{'-' if budget is None else f'{budget:.4g} ms'}")
-    print(f"{'trial':>5}  {'space':<10} {'val acc':>8} {'p50 ms':>8} {'upper ms':>9} {'timed ms':>9} {'params':>9} "
-          f"{'MFLOPs':>8}  arch")
+    print(f"{'trial':>5}  {'space':<10} {'val acc':>8} {'p50 ms':>8} {'upper ms':>9} {'timed ms':>9} "
+          f"{'params':>9} {'MFLOPs':>8}  arch")
     for r in rows:
-        timed = "-" if r["measured_p50_ms"] is None else f"{r['measured_p50_ms']:.4g}"  # on this host, if screened so
-        print(f"{r['trial']:>5}  {r['space']:<10} {r['val_accuracy'] * 100:>7.2f}% {r['predicted_p50_ms']:>8.4g} "
-              f"{r['predicted_upper_ms']:>9.4g} {timed:>9} {r['params']:>9,} {r['flops'] / 1e6:>8.2f}  {r['arch_str']}")
+        # on this host, if screened so
+        timed = "-" if r["measured_p50_ms"] is None else f"{r['measured_p50_ms']:.4g}"
+        print(f"{r['trial']:>5}  {r['space']:<10} {r['val_accuracy'] * 100:>7.2f}% "
+              f"{r['predicted_p50_ms']:>8.4g} {r['predicted_upper_ms']:>9.4g} {timed:>9} {r['params']:>9,} "
+              f"{r['flops'] / 1e6:>8.2f}  {r['arch_str']}")
     return 0
 
 
@@ -82,7 +85,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _add_report_args(p: argparse.ArgumentParser) -> None:
     add_study_args(p)
-    p.add_argument("--out", help="folder for report.html, summary.md and the PNGs (default runs/STUDY/report)")
+    p.add_argument("--out",
+                   help="folder for report.html, summary.md and the PNGs (default runs/STUDY/report)")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -112,7 +116,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 STUDY_COMMANDS = {
     "top": ("the Pareto front of a study", _add_top_args, _cmd_top),
-    "report": ("an HTML report with plots (Pareto front, predicted vs measured, progress) and a Markdown summary",
+    "report": ("an HTML report with plots (Pareto front, predicted vs measured, progress) "
+               "and a Markdown summary",
                _add_report_args, _cmd_report),
     "show": ("everything a study recorded about one trial", _add_show_args, _cmd_show),
     "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx", _add_export_args,

@@ -73,7 +73,8 @@ class TrainingEvaluator(Evaluator):
         torch.manual_seed(seed)
         model = space.build(config, num_classes=self.data.num_classes, in_chans=self.data.in_chans)
         settings = dataclasses.replace(self.settings, seed=seed)
-        return TrainingSession(Trainer(model, self.data, space.resolution(config), settings, max_budget), model)
+        return TrainingSession(Trainer(model, self.data, space.resolution(config), settings, max_budget),
+                               model)
 
     def evaluate(self, space: SearchSpace, config: ArchConfig, budget: int, seed: int) -> EvalResult:
         return self.session(space, config, budget, seed).advance(budget)

@@ -111,8 +111,8 @@ def _execute(job: EvalJob, evaluator: Evaluator) -> JobResult:
         if isinstance(evaluator, TrainingEvaluator):
             return _train(job, evaluator, space, config)
         result = evaluator.evaluate(space, config, job.epochs, job.seed)
-        return JobResult(job.trial, result.epochs, result.val_accuracy, result.test_accuracy, result.train_seconds,
-                         result.history, worker=worker_name())
+        return JobResult(job.trial, result.epochs, result.val_accuracy, result.test_accuracy,
+                         result.train_seconds, result.history, worker=worker_name())
     except NasError as exc:
         return JobResult(job.trial, job.epochs, error=f"{type(exc).__name__}: {exc}", worker=worker_name())
     except Exception as exc:  # noqa: BLE001 - an arbitrary fault of one trial must not end the study

@@ -27,7 +27,8 @@ def _versions() -> dict[str, str]:
     import torch
 
     return {"search": __version__, "torch": torch.__version__, "timm": timm.__version__,
-            "onnxruntime": onnxruntime.__version__, "optuna": optuna.__version__, "python": platform.python_version()}
+            "onnxruntime": onnxruntime.__version__, "optuna": optuna.__version__,
+            "python": platform.python_version()}
 
 
 def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, profile, local: bool,
@@ -39,16 +40,16 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
                     "variant": variant} for name, variant in result["artifacts"].items()}
     card = {
         "study": handle.name, "trial": trial.number,
-        "architecture": {"space": cand.space.name, "arch_str": cand.config.arch_str, "config": cand.config.to_dict(),
-                         "input_shape": list(result["shape"]), "params": record.n_params,
-                         "flops": record.flops},
+        "architecture": {"space": cand.space.name, "arch_str": cand.config.arch_str,
+                         "config": cand.config.to_dict(), "input_shape": list(result["shape"]),
+                         "params": record.n_params, "flops": record.flops},
         "dataset": identity.get("dataset"),
         "search": {"val_accuracy": trial.values[0], "epochs": record.epochs, "seed": record.seed,
                    "predicted_p50_ms": record.predicted_p50_ms,
                    "predicted_upper_ms": record.predicted_upper_ms, "budget_ms": identity.get("budget_ms"),
                    "screening_measured_p50_ms": record.measured_p50_ms},
-        "variants": rows, "shipped": result["shipped"], "not_shipped": result["reasons"], "notes": result["notes"],
-        "tolerance": settings.tolerance,
+        "variants": rows, "shipped": result["shipped"], "not_shipped": result["reasons"],
+        "notes": result["notes"], "tolerance": settings.tolerance,
         "measured_vs_predicted": {
             "measured_p50_ms": rows["fp32"]["p50_ms"], "predicted_p50_ms": record.predicted_p50_ms,
             "error_pct": (record.predicted_p50_ms - rows["fp32"]["p50_ms"]) / rows["fp32"]["p50_ms"] * 100
@@ -58,8 +59,8 @@ def write_card(folder: Path, handle, result: dict[str, Any], teacher, settings, 
                                                  "alpha": settings.alpha, "temperature": settings.temperature,
                                                  "epochs": settings.epochs},
         "device": {"profile": profile.name, "measured_on": "this host (the profile's device)" if local else
-                   f"this host, not the device {profile.name} (remote: kit/ measures the variants there; then "
-                   "python -m search finalize --import-measurements)",
+                   f"this host, not the device {profile.name} (remote: kit/ measures the variants there; "
+                   "then python -m search finalize --import-measurements)",
                    "runtime": "onnxruntime CPU, 1 thread, batch 1",
                    "protocol": profile.device.protocol.get("timing") if local else "default protocol",
                    "rows_appended_to_profile": appended},
@@ -80,8 +81,9 @@ def render_card(card: dict[str, Any]) -> str:
     a, s = card["architecture"], card["search"]
     shipped = card["variants"][card["shipped"]]
     lines = [f"# Model card: {card['study']} / trial {card['trial']}", "",
-             f"**Shipped:** `{card['shipped']}` — measured p50 {_ms(shipped['p50_ms'])} ms against a budget of "
-             f"{_ms(s['budget_ms'])} ms; test accuracy {shipped['test_accuracy'] * 100:.2f}% on {card['dataset']}.",
+             f"**Shipped:** `{card['shipped']}` — measured p50 {_ms(shipped['p50_ms'])} ms against a budget "
+             f"of {_ms(s['budget_ms'])} ms; test accuracy {shipped['test_accuracy'] * 100:.2f}% "
+             f"on {card['dataset']}.",
              "", "## Architecture", "",
              f"- space `{a['space']}`, `{a['arch_str']}`",
              f"- input {'x'.join(map(str, a['input_shape']))}, {a['params']:,} parameters, "
@@ -92,17 +94,19 @@ def render_card(card: dict[str, Any]) -> str:
     lines += [f"- note: {n}" for n in card["notes"]]
     mvp = card["measured_vs_predicted"]
     lines += ["", "## Latency: measured vs predicted", "",
-              f"fp32 measured p50 {_ms(mvp['measured_p50_ms'])} ms; predicted p50 {_ms(mvp['predicted_p50_ms'])} ms "
-              f"(upper bound {_ms(s['predicted_upper_ms'])} ms)"
+              f"fp32 measured p50 {_ms(mvp['measured_p50_ms'])} ms; predicted p50 "
+              f"{_ms(mvp['predicted_p50_ms'])} ms (upper bound {_ms(s['predicted_upper_ms'])} ms)"
               + ("" if mvp["error_pct"] is None else f"; prediction error {mvp['error_pct']:+.1f}%") + "."
               + ("" if s.get("screening_measured_p50_ms") is None else
                  f" Timed when the search screened it (untrained weights, same graph): "
                  f"{_ms(s['screening_measured_p50_ms'])} ms."), "",
               "## Training", "",
-              f"- search: validation {s['val_accuracy'] * 100:.2f}% after {s['epochs']} epochs, seed {s['seed']}"]
+              f"- search: validation {s['val_accuracy'] * 100:.2f}% after {s['epochs']} epochs, "
+              f"seed {s['seed']}"]
     if card["teacher"]:
         t = card["teacher"]
-        lines.append(f"- distillation: teacher {t['description']} (validation {t['val_accuracy'] * 100:.2f}%), "
+        lines.append(f"- distillation: teacher {t['description']} "
+                     f"(validation {t['val_accuracy'] * 100:.2f}%), "
                      f"alpha {t['alpha']}, temperature {t['temperature']}, {t['epochs']} epochs")
     lines += _on_device_section(card)
     d = card["device"]
@@ -124,14 +128,14 @@ def _variants_table(card: dict[str, Any]) -> list[str]:
         mem = "-" if r.get("peak_memory_bytes") is None else f"{r['peak_memory_bytes'] / 2**20:.1f} MiB"
         energy = "-" if r.get("energy_mj") is None else (
             f"{r['energy_mj']:.3g} mJ" + (" (estimate)" if r["energy_source"].startswith("estimate") else ""))
-        lines.append(f"| {name} | {r['test_accuracy'] * 100:.2f}% | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} | "
-                     f"{_ms(r['p99_ms'])} | {r['throughput_per_s']:.0f} | {mem} | {r['file_bytes'] / 1024:.0f} KiB | "
-                     f"{energy} |")
+        lines.append(f"| {name} | {r['test_accuracy'] * 100:.2f}% | {_ms(r['p50_ms'])} | "
+                     f"{_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {r['throughput_per_s']:.0f} | {mem} | "
+                     f"{r['file_bytes'] / 1024:.0f} KiB | {energy} |")
     for name in INT8_VARIANTS:
         if name in card["variants"]:
             ops = card["variants"][name]["int8_ops"]
-            lines += ["", f"{name} graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls run in "
-                          "int8 after ONNX Runtime's optimizations."]
+            lines += ["", f"{name} graph: {ops['int8']} of {ops['int8'] + ops['float']} convolutions/matmuls "
+                          "run in int8 after ONNX Runtime's optimizations."]
     return lines
 
 

@@ -41,7 +41,8 @@ def _pair(layer: nn.Module, rank: int) -> nn.Module | None:
     bias = layer.bias is not None
     if isinstance(layer, nn.Linear):
         first_w, second_w = _split(layer.weight, rank)
-        first, second = nn.Linear(layer.in_features, rank, bias=False), nn.Linear(rank, layer.out_features, bias=bias)
+        first, second = (nn.Linear(layer.in_features, rank, bias=False),
+                         nn.Linear(rank, layer.out_features, bias=bias))
         first.weight.data.copy_(first_w)
         second.weight.data.copy_(second_w)
     elif isinstance(layer, nn.Conv2d):

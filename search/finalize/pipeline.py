@@ -117,8 +117,9 @@ class _Finalizer:
             v.notes.append(f"no variant meets the budget of {budget:.4g} ms when measured on this host")
         artifacts = _ship_files(v, shipped, folder)
         if self.kit_protocol is not None:
-            write_variant_kit(folder, {name: f.single for name, f in v.files.items()}, v.shape, self.kit_protocol,
-                              self.handle.settings["device"], cand.space.name, cand.config.arch_str)
+            write_variant_kit(folder, {name: f.single for name, f in v.files.items()}, v.shape,
+                              self.kit_protocol, self.handle.settings["device"], cand.space.name,
+                              cand.config.arch_str)
         shutil.rmtree(v.work, ignore_errors=True)
         return {"trial": trial, "cand": cand, "rows": v.rows, "shipped": shipped, "reasons": reasons,
                 "notes": v.notes, "artifacts": artifacts, "shape": v.shape}
@@ -143,11 +144,13 @@ class _Finalizer:
             model = copy.deepcopy(v.models[source])
             done = transform(model, keep)
             if done.changed == 0:
-                v.notes.append(f"{compression}: nothing in this architecture to {compression} (the pass was skipped)")
+                v.notes.append(f"{compression}: nothing in this architecture to {compression} "
+                               "(the pass was skipped)")
                 continue
             # fine-tuned with the unreshaped model as its teacher, to recover what the cut lost
             train_more(model, self.data, resolution, self.settings.epochs, self.lr / 3, self.settings.seed,
-                       Distillation(v.models[source], resolution, self.settings.alpha, self.settings.temperature))
+                       Distillation(v.models[source], resolution, self.settings.alpha,
+                                    self.settings.temperature))
             v.files[variant] = export_variant(model, v.shape, v.work, variant)
             v.rows[variant] = {"test_accuracy": onnx_accuracy(v.files[variant].single, x_test, y_test),
                                "reshaped_from": source, "changed": done.changed,
@@ -201,8 +204,8 @@ def _append_to_profile(profile: Profile, result: dict[str, Any]) -> int:
 
 def _winners(handle: StudyHandle, settings: FinalizeSettings) -> list:
     if handle.settings.get("evaluator") != "training":
-        raise SearchError(f"study {settings.study!r} used the {handle.settings.get('evaluator')} evaluator: there are "
-                       "no trained weights to finalize")
+        raise SearchError(f"study {settings.study!r} used the {handle.settings.get('evaluator')} evaluator: "
+                          "there are no trained weights to finalize")
     winners = sorted(pareto_front(handle.study), key=lambda t: (-t.values[0], t.values[1]))[:settings.top]
     if not winners:
         raise SearchError(f"study {settings.study!r} has no completed trial to finalize")
@@ -228,7 +231,8 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
     device_protocol = Protocol.from_dict(profile.device.protocol.get("timing"))
     lr = float(identity.get("lr") or 1e-2)
     progress("finalize", 0, len(winners) + 1)
-    teacher = make_teacher(settings.teacher, handle, data, settings, lr) if "distill" in settings.compress else None
+    teacher = (make_teacher(settings.teacher, handle, data, settings, lr) if "distill" in settings.compress
+               else None)
     progress("finalize", 1, len(winners) + 1)
     # a remote device's protocol goes with its kit; this host times with the default one
     finalizer = _Finalizer(handle, data, settings, teacher, lr, device_protocol if local else Protocol(),
@@ -250,5 +254,5 @@ def finalize_study(settings: FinalizeSettings, progress: Progress | None = None)
             "teacher": None if teacher is None else {"description": teacher.description,
                                                      "val_accuracy": teacher.val_accuracy},
             "measured_on": "this host (the local device)" if local else
-                           f"this host, not {identity['device']}: each trial's kit/ measures its variants there, "
-                           "then python -m search finalize --import-measurements"}
+                           f"this host, not {identity['device']}: each trial's kit/ measures its variants "
+                           "there, then python -m search finalize --import-measurements"}

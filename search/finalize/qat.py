@@ -82,8 +82,10 @@ def _strip(handles: list) -> None:
         del module.qat_range
 
 
-def quantization_aware_finetune(model: Any, data: Any, resolution: int, epochs: int, lr: float, seed: int) -> float:
-    """Fine-tune ``model`` in place under int8 fake quantization; returns the validation accuracy (fake-quantized).
+def quantization_aware_finetune(model: Any, data: Any, resolution: int, epochs: int, lr: float,
+                                seed: int) -> float:
+    """Fine-tune ``model`` in place under int8 fake quantization; returns the validation accuracy
+    (fake-quantized).
 
     The model comes back as a plain float module (no hooks, no extra parameters).
     """

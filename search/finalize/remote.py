@@ -32,13 +32,14 @@ from search.finalize.ladder import LadderEntry, write_ladder
 from search.finalize.selection import INT8_VARIANTS, choose_variant, variant_measurements
 from search.study.storage import load_study
 
-__all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements", "append_to_device_profile"]
+__all__ = ["KIT", "write_variant_kit", "read_variant_results", "import_device_measurements",
+           "append_to_device_profile"]
 
 KIT = "kit"
 
 
-def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple[int, ...], protocol: Protocol,
-                      device: str, space: str, arch_str: str) -> Path:
+def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple[int, ...],
+                      protocol: Protocol, device: str, space: str, arch_str: str) -> Path:
     """``folder/kit``: every variant's batch-1 model, the manifest and the runner (``hwprofiles.kit``)."""
     kit = folder / KIT
     models = kit / "models"
@@ -46,8 +47,8 @@ def write_variant_kit(folder: Path, singles: dict[str, Path], input_shape: tuple
     entries = []
     for variant, path in singles.items():
         shutil.copyfile(path, models / f"{variant}.onnx")
-        entries.append({"file": f"models/{variant}.onnx", "variant": variant, "space": space, "arch_str": arch_str,
-                        "input_shape": [1, *input_shape],
+        entries.append({"file": f"models/{variant}.onnx", "variant": variant, "space": space,
+                        "arch_str": arch_str, "input_shape": [1, *input_shape],
                         "precision": "int8" if variant in INT8_VARIANTS else "fp32"})
     readme = (f"Measure these models on {device} (needs python3, numpy, onnxruntime):\n"
               f"  python3 {RUNNER} --provider cpu        # or cuda / tensorrt\n"
@@ -86,13 +87,16 @@ def _ship(card: dict[str, Any], folder: Path, kit: Path) -> None:
 def append_to_device_profile(device: str, rows: list) -> dict[str, Any]:
     """Append the device's rows to its profile, skipping rows it already has (a second import adds nothing).
 
-    A shipped profile is published data and stays as published; a batch other than 1 is not what the kit timed.
+    A shipped profile is published data and stays as published; a batch other than 1 is not what the kit
+    timed.
     """
     profile = open_profile(device, check_arch=False)
     if SHIPPED_DIR in Path(profile.path).resolve().parents:
-        return {"appended": 0, "why": f"{device} is a shipped profile of published measurements; it is not changed"}
+        return {"appended": 0,
+                "why": f"{device} is a shipped profile of published measurements; it is not changed"}
     if profile.device.batch != 1:
-        return {"appended": 0, "why": f"the profile is at batch {profile.device.batch}, the kit timed batch 1"}
+        return {"appended": 0,
+                "why": f"the profile is at batch {profile.device.batch}, the kit timed batch 1"}
     key = lambda m: (m.space, m.arch_str, m.input_shape, m.precision, m.batch)  # noqa: E731
     have = {key(m) for m in profile.measurements}
     new = [m for m in rows if key(m) not in have]
@@ -104,8 +108,8 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
     """Read every finalized trial's kit results; update cards and, when all are measured, the ladder."""
     handle = load_study(study, storage, runs_dir)
     if handle.settings.get("device") == LOCAL_DEVICE:
-        raise SearchError(f"study {study!r} is on the local device: finalize measured its models here already; "
-                       "--import-measurements is for remote devices")
+        raise SearchError(f"study {study!r} is on the local device: finalize measured its models here "
+                          "already; --import-measurements is for remote devices")
     cards = (handle.study.user_attrs.get("final") or {}).get("cards") or {}
     if not cards:
         raise SearchError(f"study {study!r} has no finalized models; run python -m search finalize first")
@@ -128,8 +132,9 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
         fp32 = card["variants"].get("fp32", {}).get("device")
         predicted = card["search"].get("predicted_p50_ms")
         if fp32 and predicted:
-            card["measured_vs_predicted"].update(device_p50_ms=fp32["p50_ms"],
-                                                 device_error_pct=(predicted - fp32["p50_ms"]) / fp32["p50_ms"] * 100)
+            card["measured_vs_predicted"].update(
+                device_p50_ms=fp32["p50_ms"],
+                device_error_pct=(predicted - fp32["p50_ms"]) / fp32["p50_ms"] * 100)
         card["device"]["measured_on_device"] = {
             "source": f"{KIT}/results.csv", "platform": environment.get("platform"),
             "provider": environment.get("provider"), "threads": environment.get("threads"),
@@ -138,15 +143,15 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
         (folder / "MODEL_CARD.md").write_text(render_card(card))
         shipped = card["variants"][card["shipped"]]
         path = "model.int8.onnx" if "model.int8.onnx" in card["files"] else "model.onnx"
-        ladder.append(LadderEntry(int(trial), card["shipped"], f"{folder.name}/{path}", shipped["device"]["p50_ms"],
-                                  shipped["device"]["p90_ms"], shipped["test_accuracy"],
-                                  card["architecture"]["arch_str"]))
-        measured.append({"trial": int(trial), "shipped": card["shipped"], "device_p50_ms": shipped["device"]["p50_ms"],
-                         "card": str(folder / "MODEL_CARD.md")})
+        ladder.append(LadderEntry(int(trial), card["shipped"], f"{folder.name}/{path}",
+                                  shipped["device"]["p50_ms"], shipped["device"]["p90_ms"],
+                                  shipped["test_accuracy"], card["architecture"]["arch_str"]))
+        measured.append({"trial": int(trial), "shipped": card["shipped"],
+                         "device_p50_ms": shipped["device"]["p50_ms"], "card": str(folder / "MODEL_CARD.md")})
     ladder_path = None
     if measured and not waiting:  # a ladder mixing this host's and the device's figures would mislead
-        ladder_path = write_ladder(handle.artifacts / "final" / "ladder.json", ladder, handle.settings["device"],
-                                   handle.settings["budget_ms"])
+        ladder_path = write_ladder(handle.artifacts / "final" / "ladder.json", ladder,
+                                   handle.settings["device"], handle.settings["budget_ms"])
     profile = append_to_device_profile(handle.settings["device"], profile_rows) if profile_rows else None
     return {"study": study, "measured": measured, "waiting": waiting, "profile": profile,
             "ladder": None if ladder_path is None else str(ladder_path)}

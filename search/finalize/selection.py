@@ -17,8 +17,8 @@ def choose_variant(rows: dict[str, dict], tolerance: float, budget_ms: float) ->
     """The fastest variant within ``tolerance`` of the best test accuracy; reasons for the others."""
     best = max(r["test_accuracy"] for r in rows.values())
     good = {n: r for n, r in rows.items() if r["test_accuracy"] >= best - tolerance}
-    reasons = {n: f"test accuracy {r['test_accuracy'] * 100:.2f}% is more than {tolerance * 100:g} point(s) below "
-                  f"the best ({best * 100:.2f}%)" for n, r in rows.items() if n not in good}
+    reasons = {n: f"test accuracy {r['test_accuracy'] * 100:.2f}% is more than {tolerance * 100:g} point(s) "
+                  f"below the best ({best * 100:.2f}%)" for n, r in rows.items() if n not in good}
     # float variants of one architecture run the same graph: their timings differ by noise only, so the
     # more accurate one stands for them (the later one, distilled, on a tie)
     floats = [n for n in good if n in FLOAT_VARIANTS]
@@ -27,13 +27,15 @@ def choose_variant(rows: dict[str, dict], tolerance: float, budget_ms: float) ->
         for n in floats:
             if n != keep:
                 reasons[n] = (f"the same graph as {keep}, which is as or more accurate "
-                              f"({good[keep]['test_accuracy'] * 100:.2f}% vs {good[n]['test_accuracy'] * 100:.2f}%)")
+                              f"({good[keep]['test_accuracy'] * 100:.2f}% "
+                              f"vs {good[n]['test_accuracy'] * 100:.2f}%)")
                 del good[n]
     within = {n: r for n, r in good.items() if r["p50_ms"] <= budget_ms} or good
     shipped = min(within, key=lambda n: within[n]["p50_ms"])
     for n, r in good.items():
         if n != shipped:
-            reasons[n] = f"measured p50 {r['p50_ms']:.4g} ms is slower than {shipped}'s {rows[shipped]['p50_ms']:.4g} ms"
+            reasons[n] = (f"measured p50 {r['p50_ms']:.4g} ms is slower than "
+                          f"{shipped}'s {rows[shipped]['p50_ms']:.4g} ms")
     return shipped, reasons
 
 
@@ -49,7 +51,7 @@ def variant_measurements(space: str, arch_str: str, shape: tuple[int, ...],
             continue
         precision = "int8" if name in INT8_VARIANTS else "fp32"
         # distilled and fp32 share an architecture: one float row is enough for the predictor
-        rows[precision] = Measurement(space, arch_str, "x".join(map(str, shape)), precision, 1, r["p50_ms"], None,
-                                      r["p50_ms"], r["p90_ms"], r["p99_ms"], None, r.get("runs"),
+        rows[precision] = Measurement(space, arch_str, "x".join(map(str, shape)), precision, 1, r["p50_ms"],
+                                      None, r["p50_ms"], r["p90_ms"], r["p99_ms"], None, r.get("runs"),
                                       r.get("peak_memory_bytes"), r.get("file_bytes"))
     return list(rows.values())

@@ -27,7 +27,8 @@ class FinalizeSettings:
     alpha: float = 0.7
     temperature: float = 4.0
     tolerance: float = 0.01
-    qat: str = "auto"  # quantization-aware fine-tuning: auto (when int8 loses more than tolerance), always, never
+    # quantization-aware fine-tuning: auto (when int8 loses more than tolerance), always, never
+    qat: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,7 +40,8 @@ class FinalizeSettings:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SearchError(f"--{name} must be a positive integer, got {value!r}")
         if self.calibration not in CALIBRATIONS:
-            raise SearchError(f"--calibration must be minmax, percentile or entropy, got {self.calibration!r}")
+            raise SearchError("--calibration must be minmax, percentile or entropy, "
+                              f"got {self.calibration!r}")
         if self.qat not in QAT_MODES:
             raise UnknownNameError("qat mode", self.qat, QAT_MODES)
         if not 0 <= self.tolerance < 1:

@@ -33,7 +33,8 @@ class Teacher:
 
 def train_more(model, data: ImageData, resolution: int, epochs: int, lr: float, seed: int,
                distill: Distillation | None = None) -> float:
-    """Continue training ``model`` for ``epochs`` (a fresh one-cycle schedule at ``lr``); validation accuracy."""
+    """Continue training ``model`` for ``epochs`` (a fresh one-cycle schedule at ``lr``); validation
+    accuracy."""
     settings = TrainSettings(epochs=epochs, lr=lr, seed=seed)
     trainer = Trainer(model, data, resolution, settings, epochs, distill=distill)
     accuracy = trainer.train_until(epochs)
@@ -41,7 +42,8 @@ def train_more(model, data: ImageData, resolution: int, epochs: int, lr: float, 
     return accuracy
 
 
-def make_teacher(spec: str, handle: StudyHandle, data: ImageData, settings: FinalizeSettings, lr: float) -> Teacher:
+def make_teacher(spec: str, handle: StudyHandle, data: ImageData, settings: FinalizeSettings,
+                 lr: float) -> Teacher:
     """``auto``, ``timm:NAME[=CHECKPOINT]`` or the folder of an exported model, ready to distill from."""
     if spec == "auto":
         return _best_trial_teacher(handle, data, settings, lr)
@@ -53,7 +55,8 @@ def make_teacher(spec: str, handle: StudyHandle, data: ImageData, settings: Fina
                    f"(python -m search export), got {spec!r}")
 
 
-def _best_trial_teacher(handle: StudyHandle, data: ImageData, settings: FinalizeSettings, lr: float) -> Teacher:
+def _best_trial_teacher(handle: StudyHandle, data: ImageData, settings: FinalizeSettings,
+                        lr: float) -> Teacher:
     best = max(completed(handle.study), key=lambda t: (t.values[0], -t.number))
     cand, model = load_trained_model(handle, best)
     resolution = cand.space.resolution(cand.config)
@@ -68,10 +71,12 @@ def _timm_teacher(spec: str, data: ImageData, settings: FinalizeSettings, lr: fl
 
     name, _, checkpoint = spec[5:].partition("=")
     try:
-        model = timm.create_model(name, pretrained=False, num_classes=data.num_classes, in_chans=data.in_chans)
+        model = timm.create_model(name, pretrained=False, num_classes=data.num_classes,
+                                  in_chans=data.in_chans)
     except RuntimeError as exc:
         raise SearchError(f"--teacher {spec}: {exc}") from None
-    how = "trained here from scratch (model hubs are unreachable offline; give timm:NAME=PATH for local weights)"
+    how = ("trained here from scratch (model hubs are unreachable offline; give timm:NAME=PATH "
+           "for local weights)")
     if checkpoint:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
@@ -93,7 +98,7 @@ def _exported_teacher(spec: str, data: ImageData) -> Teacher:
     except RuntimeError:
         classes = None
     if classes != data.num_classes:
-        raise SearchError(f"--teacher {spec}: the model does not fit the study's data ({data.in_chans} channel(s), "
-                       f"{data.num_classes} classes)")
+        raise SearchError(f"--teacher {spec}: the model does not fit the study's data "
+                          f"({data.in_chans} channel(s), {data.num_classes} classes)")
     return Teacher(model, resolution, f"exported model {spec} ({config.arch_str}), used as it is",
                    accuracy(model, x_val, y_val))

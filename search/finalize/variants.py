@@ -32,8 +32,8 @@ THROUGHPUT_BATCH = 8
 RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
 #: used only when no energy counter is readable; the card labels the figure as an estimate
 ASSUMED_WATTS_PER_CORE = 10.0
-_INT8_KINDS = ("QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "QGemm", "MatMulIntegerToFloat",
-               "DynamicQuantizeMatMul", "QAttention")
+_INT8_KINDS = ("QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "QGemm",
+               "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QAttention")
 _FLOAT_KINDS = ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm")
 
 
@@ -48,7 +48,8 @@ def export_variant(model: Any, input_shape: tuple[int, int, int], folder: Path, 
     folder.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
     single = export_onnx(model, input_shape, folder / f"{name}.onnx", batch=1)
-    batched = export_onnx(model, input_shape, folder / f"{name}.b{THROUGHPUT_BATCH}.onnx", batch=THROUGHPUT_BATCH)
+    batched = export_onnx(model, input_shape, folder / f"{name}.b{THROUGHPUT_BATCH}.onnx",
+                          batch=THROUGHPUT_BATCH)
     return VariantFiles(name, single, batched)
 
 
@@ -61,7 +62,8 @@ def calibration_batches(images, batches: int = 16, batch: int = 8, seed: int = 0
 
 def quantize_variant(source: VariantFiles, folder: Path, calibration: list[np.ndarray], transformer: bool,
                      method: str = "minmax", name: str = "int8") -> VariantFiles:
-    """ORT static QDQ int8 (uint8 activations, int8 per-channel weights); transformers: MatMul/Gemm/Conv only."""
+    """ORT static QDQ int8 (uint8 activations, int8 per-channel weights); transformers: MatMul/Gemm/Conv
+    only."""
     ops = TRANSFORMER_OPS if transformer else None
     single = quantize_int8(source.single, folder / f"{name}.onnx", [c[:1] for c in calibration], ops, method)
     full = [c for c in calibration if len(c) == THROUGHPUT_BATCH]
@@ -113,7 +115,8 @@ def _energy_mj(path: Path, input_shape: tuple, p50_ms: float, threads: int) -> d
                 f"estimate: p50 x {ASSUMED_WATTS_PER_CORE:g} W per busy core (no readable energy counter on "
                 f"this host)"}
     session = make_session(str(path), "cpu", threads)
-    feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)}
+    feed = {session.get_inputs()[0].name:
+            np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)}
     runs, start = 0, time.perf_counter()
     before = _read_rapl()
     while time.perf_counter() - start < 1.0:

@@ -84,7 +84,8 @@ def _spaces(settings: RunSettings) -> dict[str, SearchSpace]:
 
 def _open_profile(settings: RunSettings, profile_progress) -> Profile:
     if settings.device == LOCAL_DEVICE:
-        return ensure_local_profile(settings.spaces, settings.precision, settings.profile_count, profile_progress)
+        return ensure_local_profile(settings.spaces, settings.precision, settings.profile_count,
+                                    profile_progress)
     return open_profile(settings.device)
 
 
@@ -143,7 +144,8 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     screen.check_budget(budget_ms)
     # the workers first: an unreachable cluster fails before anything is written to the study
     with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
-        handle = open_study(settings, budget_ms, {"package_version": __version__, "data_dir": settings.data_dir,
+        handle = open_study(settings, budget_ms, {"package_version": __version__,
+                                                  "data_dir": settings.data_dir,
                                                   "data": {"in_chans": in_chans, "num_classes": classes}})
         with sqlite_driver_lock(handle), heartbeat(handle):
             timer = None

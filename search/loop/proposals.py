@@ -49,15 +49,19 @@ class Proposer:
                                    s.screen.num_classes)
         flops, params = sum(layer.flops for layer in layers), sum(layer.params for layer in layers)
         seed = trial_seed(s.settings.seed, trial.number)
-        record.space, record.arch_str, record.config = cand.space.name, cand.config.arch_str, cand.config.to_dict()
+        record.space, record.arch_str, record.config = (cand.space.name, cand.config.arch_str,
+                                                        cand.config.to_dict())
         record.seed, record.predicted_p50_ms, record.predicted_upper_ms = seed, score.p50_ms, score.upper_ms
-        record.budget_ms, record.flops, record.n_params, record.versions = s.budget_ms, flops, params, s.versions
+        record.budget_ms, record.flops, record.n_params, record.versions = (s.budget_ms, flops, params,
+                                                                            s.versions)
         s.status.proposed += 1
         if score.upper_ms > s.budget_ms:
             trial.set_constraint(LATENCY_CONSTRAINT, score.upper_ms - s.budget_ms)
-            record.set_status(TrialStatus.INFEASIBLE, f"predicted upper bound {score.upper_ms:.4g} ms > budget "
-                                                      f"{s.budget_ms:.4g} ms (p50 {score.p50_ms:.4g} ms); not trained")
-            # told as complete with a violated constraint, so the sampler learns where the feasible region is
+            record.set_status(TrialStatus.INFEASIBLE,
+                              f"predicted upper bound {score.upper_ms:.4g} ms > budget "
+                              f"{s.budget_ms:.4g} ms (p50 {score.p50_ms:.4g} ms); not trained")
+            # told as complete with a violated constraint, so the sampler learns where the feasible
+            # region is
             s.study.tell(trial, [0.0, score.upper_ms])
             return None
         record.set_status(TrialStatus.TRAINING)
@@ -84,8 +88,8 @@ class Proposer:
         if self.infeasible_in_a_row % 50 == 0:
             self.state.show()
         if self.infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
-            raise SearchError(f"{self.infeasible_in_a_row} proposals in a row were predicted over the budget of "
-                           f"{self.state.budget_ms:g} ms; raise --latency-ms")
+            raise SearchError(f"{self.infeasible_in_a_row} proposals in a row were predicted over the budget "
+                              f"of {self.state.budget_ms:g} ms; raise --latency-ms")
 
     def admit(self, proposed: list[ActiveTrial]) -> list[ActiveTrial]:
         """Those of ``proposed`` that go on to training. With a timer (the local device) each is timed
@@ -100,7 +104,8 @@ class Proposer:
                 s.refit()
         admitted = []
         for a, ms in zip(proposed, measured):
-            # the constraint holds the larger of the predicted bound and the timing (both must meet the budget)
+            # the constraint holds the larger of the predicted bound and the timing (both must meet the
+            # budget)
             a.trial.set_constraint(LATENCY_CONSTRAINT, (a.upper_ms if ms is None else max(a.upper_ms, ms))
                                    - s.budget_ms)
             if ms is not None:
@@ -115,15 +120,15 @@ class Proposer:
     def _measured_out(self, a: ActiveTrial, ms: float) -> None:
         s = self.state
         a.record.set_status(TrialStatus.INFEASIBLE, f"measured p50 {ms:.4g} ms on this host > budget "
-                                                    f"{s.budget_ms:.4g} ms (predicted upper bound {a.upper_ms:.4g} "
-                                                    "ms); not trained")
+                                                    f"{s.budget_ms:.4g} ms (predicted upper bound "
+                                                    f"{a.upper_ms:.4g} ms); not trained")
         s.study.tell(a.trial, [0.0, ms])
         s.status.feasible -= 1
         s.status.measured_out += 1
         self.measured_out_in_a_row += 1
         if self.measured_out_in_a_row >= MAX_MEASURED_OUT_IN_A_ROW:
-            raise SearchError(f"{self.measured_out_in_a_row} candidates in a row were measured over the budget of "
-                           f"{s.budget_ms:g} ms on this host; raise --latency-ms")
+            raise SearchError(f"{self.measured_out_in_a_row} candidates in a row were measured over the "
+                              f"budget of {s.budget_ms:g} ms on this host; raise --latency-ms")
 
     def adopt_orphans(self) -> list[ActiveTrial]:
         """Trials a dead driver left running: continue them from their last recorded rung.
@@ -137,16 +142,18 @@ class Proposer:
             record = TrialRecord.live(trial)
             record.driver = me
             if record.status is not TrialStatus.TRAINING:
-                record.set_status(TrialStatus.INTERRUPTED, "the driver stopped before this trial was screened")
+                record.set_status(TrialStatus.INTERRUPTED,
+                                  "the driver stopped before this trial was screened")
                 s.study.tell(trial, state=TrialStatus.INTERRUPTED.optuna_state)
                 continue
             if LATENCY_CONSTRAINT not in frozen.constraints:
                 # stopped between proposal and timing: it goes on as the prediction screened it
                 trial.set_constraint(LATENCY_CONSTRAINT, float(record.predicted_upper_ms) - s.budget_ms)
             cand = rebuild_candidate(frozen.params, s.spaces)
-            adopted.append(ActiveTrial(trial, record, cand, int(record.seed), float(record.predicted_upper_ms),
-                                       float(record.flops or 0.0), int(record.rung or 0),
-                                       dict(record.rung_acc or {}), record.checkpoint, record.checkpoint_sha256))
+            adopted.append(ActiveTrial(trial, record, cand, int(record.seed),
+                                       float(record.predicted_upper_ms), float(record.flops or 0.0),
+                                       int(record.rung or 0), dict(record.rung_acc or {}),
+                                       record.checkpoint, record.checkpoint_sha256))
         if adopted:
             log.warning("resuming %d trial(s) an interrupted driver left unfinished: %s", len(adopted),
                         ", ".join(str(a.number) for a in adopted))

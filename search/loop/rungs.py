@@ -1,4 +1,5 @@
-"""Training admitted trials rung by rung: jobs out to the runner, results onto the trials, halving between rungs.
+"""Training admitted trials rung by rung: jobs out to the runner, results onto the trials, halving between
+rungs.
 
 Results are told in trial-number order after each rung, and every trial trains
 with its own seed, so the same ``--seed`` gives the same study on CPU however
@@ -39,7 +40,8 @@ class RungTrainer:
         epochs = self.rungs[a.rung]
         done = self.rungs[a.rung - 1] if a.rung else 0
         art = self.state.handle.artifacts
-        save = str(art / "trials" / f"{a.number:05d}" / f"epoch{epochs:03d}.pt") if self.save_checkpoints else None
+        save = (str(art / "trials" / f"{a.number:05d}" / f"epoch{epochs:03d}.pt") if self.save_checkpoints
+                else None)
         return EvalJob(a.number, a.cand.space.name, a.cand.config.to_json(), a.seed, epochs, self.rungs[-1],
                        self.state.settings.space_options.get(a.cand.space.name, {}),
                        resume=str(art / a.checkpoint) if a.checkpoint else None,
@@ -105,7 +107,8 @@ class RungTrainer:
                 reason = errors.pop(a.number)
                 a.record.retried = reason
                 log.warning("retrying trial %d once: %s", a.number, reason)
-            self.runner.run([self.job(a) for a in again], functools.partial(self._on_result, by_number, errors))
+            self.runner.run([self.job(a) for a in again],
+                            functools.partial(self._on_result, by_number, errors))
         return errors
 
     def evaluate(self, active: list[ActiveTrial]) -> None:

@@ -24,7 +24,8 @@ from search.study.settings import RunSettings
 from search.study.storage import StudyHandle
 from spaces import SearchSpace
 
-__all__ = ["SearchState", "SearchStatus", "SearchOutcome", "ActiveTrial", "counts_towards_trials", "trial_seed"]
+__all__ = ["SearchState", "SearchStatus", "SearchOutcome", "ActiveTrial", "counts_towards_trials",
+           "trial_seed"]
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -125,7 +126,8 @@ class ActiveTrial:
 
 @dataclass
 class SearchState:
-    """One driver's view of the search: fixed for the run except the screen, which refits as timings arrive."""
+    """One driver's view of the search: fixed for the run except the screen, which refits as timings
+    arrive."""
 
     settings: RunSettings
     handle: StudyHandle

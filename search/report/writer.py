@@ -133,7 +133,8 @@ def _summary(handle: StudyHandle, cards: list[dict]) -> str:
         count[name] = count.get(name, 0) + 1
     s = handle.settings
     lines = [f"# Study {handle.name}", "",
-             f"- device `{s.get('device')}`, spaces {', '.join(s.get('spaces') or [])}, dataset {s.get('dataset')}, "
+             f"- device `{s.get('device')}`, spaces {', '.join(s.get('spaces') or [])}, "
+             f"dataset {s.get('dataset')}, "
              f"budget {s.get('budget_ms')} ms, sampler {s.get('sampler')}, seed {s.get('seed')}",
              "- trials: " + ", ".join(f"{v} {k}" for k, v in sorted(count.items())), "",
              "## Pareto front (validation accuracy vs predicted latency upper bound)", "",
@@ -143,12 +144,12 @@ def _summary(handle: StudyHandle, cards: list[dict]) -> str:
         lines.append(f"| {t.number} | {r.space} | {t.values[0] * 100:.2f}% | {r.predicted_p50_ms or 0:.4g} | "
                      f"{t.values[1]:.4g} | `{r.arch_str}` |")
     if cards:
-        lines += ["", "## Shipped models (measured)", "", "| trial | variant | test acc | measured p50 ms | card |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## Shipped models (measured)", "",
+                  "| trial | variant | test acc | measured p50 ms | card |", "|---|---|---|---|---|"]
         for c in cards:
             v = c["variants"][c["shipped"]]
-            lines.append(f"| {c['trial']} | {c['shipped']} | {v['test_accuracy'] * 100:.2f}% | {v['p50_ms']:.4g} | "
-                         f"final/trial-{c['trial']:05d}/MODEL_CARD.md |")
+            lines.append(f"| {c['trial']} | {c['shipped']} | {v['test_accuracy'] * 100:.2f}% | "
+                         f"{v['p50_ms']:.4g} | final/trial-{c['trial']:05d}/MODEL_CARD.md |")
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +163,8 @@ def write_report(handle: StudyHandle, out: str | Path | None = None) -> dict[str
         "Predicted vs measured latency": _predicted_vs_measured_plot(cards),
         "Accuracy over trials": _over_trials_plot(handle, "val_accuracy", "validation accuracy (%)",
                                                   "Accuracy over trials", 100.0),
-        "Time per trial": _over_trials_plot(handle, "train_seconds", "training seconds", "Time per trial", 1.0),
+        "Time per trial": _over_trials_plot(handle, "train_seconds", "training seconds", "Time per trial",
+                                            1.0),
     }
     summary = _summary(handle, cards)
     (out / "summary.md").write_text(summary)

@@ -70,13 +70,14 @@ def _fewshot(profile: Profile, space_name: str, precision: str, data, train: np.
     flops = fit_flops_baseline(X[train], y[train], precision).predict(X[test])
     return {"n_train": int(len(train)), "n_test": int(len(test)), "coverage_stated": coverage,
             "model_choice": "few-shot ridge on " + ", ".join(n for n, _ in sources),
-            "predictor": accuracy_metrics(p50, y[test], upper), "flops_baseline": accuracy_metrics(flops, y[test]),
+            "predictor": accuracy_metrics(p50, y[test], upper),
+            "flops_baseline": accuracy_metrics(flops, y[test]),
             "predictions": {"measured_ms": y[test], "p50_ms": p50, "upper_ms": upper, "flops_ms": flops}}
 
 
-def evaluate_profile(device: str, space: str | None = None, precision: str = "fp32", train_size: int | None = None,
-                     prior: str | None = None, seed: int = 0, coverage: float = 0.9,
-                     plot: str | Path | None = None) -> dict[str, Any]:
+def evaluate_profile(device: str, space: str | None = None, precision: str = "fp32",
+                     train_size: int | None = None, prior: str | None = None, seed: int = 0,
+                     coverage: float = 0.9, plot: str | Path | None = None) -> dict[str, Any]:
     """Fit on ``train_size`` architectures of the profile, report metrics on all the others.
 
     The scatter plot goes to ``plot`` (default ``runs/predictor-eval/DEVICE-SPACE-PRECISION.png``).
@@ -94,9 +95,11 @@ def evaluate_profile(device: str, space: str | None = None, precision: str = "fp
         raise SearchError(f"--prior must be 'auto' (few-shot from the other profiles), got {prior!r}")
     if prior == "auto":
         order = np.random.default_rng(seed).permutation(n)
-        result = _fewshot(profile, space_name, precision, data, order[:train_size], order[train_size:], seed, coverage)
+        result = _fewshot(profile, space_name, precision, data, order[:train_size], order[train_size:], seed,
+                          coverage)
     else:
-        result = evaluate(data.X, data.latency_ms, train_size, seed, coverage, precision, return_predictions=True)
+        result = evaluate(data.X, data.latency_ms, train_size, seed, coverage, precision,
+                          return_predictions=True)
     predictions = result.pop("predictions")
     result.update(device=device, space=space_name, precision=precision, seed=seed, prior=prior,
                   noise_floor_pct=profile.device.noise_floor_pct)
@@ -104,9 +107,11 @@ def evaluate_profile(device: str, space: str | None = None, precision: str = "fp
         suffix = "-fewshot" if prior else ""
         plot = Path("runs") / "predictor-eval" / f"{device}-{space_name}-{precision}{suffix}.png"
     if plot:
-        title = f"{device} / {space_name} / {precision}: {result['n_train']} train, {result['n_test']} held out"
-        result["plot"] = str(plot_predicted_vs_measured(predictions["measured_ms"], predictions["p50_ms"], plot, title,
-                                                        predictions["upper_ms"], predictions["flops_ms"]).resolve())
+        title = (f"{device} / {space_name} / {precision}: {result['n_train']} train, "
+                 f"{result['n_test']} held out")
+        result["plot"] = str(plot_predicted_vs_measured(predictions["measured_ms"], predictions["p50_ms"],
+                                                        plot, title, predictions["upper_ms"],
+                                                        predictions["flops_ms"]).resolve())
     return result
 
 
@@ -132,6 +137,6 @@ def held_out_accuracy(profile: Profile, space: str, precision: str = "fp32", see
     result = evaluate(data.X, data.latency_ms, _default_train_size(n), seed, 0.9, precision)
     within10 = result["predictor"]["within10"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"within10": within10, "n_train": result["n_train"], "n_test": result["n_test"],
-                                "hash": key}) + "\n")
+    path.write_text(json.dumps({"within10": within10, "n_train": result["n_train"],
+                                "n_test": result["n_test"], "hash": key}) + "\n")
     return within10

@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
-def ensure_local_profile(spaces: tuple[str, ...], precision: str, count: int, progress: Progress | None = None,
+def ensure_local_profile(spaces: tuple[str, ...], precision: str, count: int,
+                         progress: Progress | None = None,
                          space_options: Mapping[str, dict] | None = None) -> Profile:
-    """The ``local`` profile with at least ``count`` measurements of each space (measured now where missing)."""
+    """The ``local`` profile with at least ``count`` measurements of each space (measured now where
+    missing)."""
     try:
         profile = open_profile(LOCAL_DEVICE)
     except DeviceNotFoundError:

@@ -40,24 +40,26 @@ class Screen:
     """Per-space predictors of one device and precision; ``score`` gives (p50, upper) for a candidate."""
 
     def __init__(self, profile: Profile, spaces: Mapping[str, SearchSpace], precision: str = "fp32",
-                 coverage: float = 0.9, in_chans: int = 3, num_classes: int = 10, max_rows: int | None = None):
+                 coverage: float = 0.9, in_chans: int = 3, num_classes: int = 10,
+                 max_rows: int | None = None):
         self.profile, self.spaces, self.precision = profile, dict(spaces), precision
         self.coverage, self.in_chans, self.num_classes = coverage, in_chans, num_classes
         for name in self.spaces:
             if name not in profile.spaces:
                 raise SearchError(f"device {profile.name!r} has no measurements of space {name!r} (it covers "
-                               f"{', '.join(profile.spaces) or 'nothing'}); profile it: python -m search profile "
-                               f"--device {profile.name} --space {name}")
+                                  f"{', '.join(profile.spaces) or 'nothing'}); profile it: "
+                                  f"python -m search profile --device {profile.name} --space {name}")
         self.predictors: dict[str, LatencyPredictor] = {
-            name: predictor_for_profile(profile, name, precision, max_rows, coverage=coverage) for name in self.spaces}
+            name: predictor_for_profile(profile, name, precision, max_rows, coverage=coverage)
+            for name in self.spaces}
         self.max_rows = max_rows
         # features are computed as the predictor was fitted: by the space with its default options
         self._feature_spaces = {name: create_space(name) for name in self.spaces}
 
     def reloaded(self) -> Screen:
         """The same screen fitted on the profile as it is on disk now (rows appended since are used)."""
-        return Screen(open_profile(self.profile.name), self.spaces, self.precision, self.coverage, self.in_chans,
-                      self.num_classes, self.max_rows)
+        return Screen(open_profile(self.profile.name), self.spaces, self.precision, self.coverage,
+                      self.in_chans, self.num_classes, self.max_rows)
 
     def score(self, space: SearchSpace, config: ArchConfig) -> Score:
         p50, upper = self.score_many(space, [config])
@@ -70,8 +72,8 @@ class Screen:
         for i, c in enumerate(configs):
             groups.setdefault(space.input_shape(c, self.in_chans), []).append(i)
         for shape, idx in groups.items():
-            a, b = self.predictors[space.name].score(self._feature_spaces[space.name], [configs[i] for i in idx],
-                                                     shape, self.num_classes)
+            a, b = self.predictors[space.name].score(self._feature_spaces[space.name],
+                                                     [configs[i] for i in idx], shape, self.num_classes)
             p50[idx], upper[idx] = a, b
         return p50, upper
 
@@ -109,8 +111,8 @@ class Screen:
         for name in sorted(rows):
             for r in rows[name]:
                 digest.update(f"{r.space}\t{r.arch_str}\t{r.input_shape}\t{r.latency_ms!r}\n".encode())
-        predictor = {name: data_hash(rows[name], name, self.precision, default_num_classes(name), self.coverage,
-                                     0)[:16]
+        predictor = {name: data_hash(rows[name], name, self.precision, default_num_classes(name),
+                                     self.coverage, 0)[:16]
                      for name in sorted(rows)}
         return {"profile": f"{self.profile.name}@{digest.hexdigest()[:16]}",
                 "predictor": f"{CODE_VERSION}:" + ",".join(f"{k}={v}" for k, v in predictor.items())}

@@ -58,4 +58,5 @@ def rebuild_candidate(params: Mapping[str, Any], spaces: Mapping[str, SearchSpac
     try:
         return sample_candidate(optuna.trial.FixedTrial(dict(params)), spaces)
     except ValueError as exc:  # FixedTrial: a param is missing or outside the space's choices
-        raise SearchError(f"stored params do not describe an architecture of {', '.join(spaces)}: {exc}") from None
+        raise SearchError(f"stored params do not describe an architecture of {', '.join(spaces)}: "
+                          f"{exc}") from None

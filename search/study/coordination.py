@@ -27,8 +27,8 @@ from search.errors import SearchError
 from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
 
-__all__ = ["driver_tag", "orphaned", "heartbeat", "heartbeat_key", "file_lock", "sqlite_driver_lock", "HEARTBEAT_S",
-           "DRIVER_GRACE_S"]
+__all__ = ["driver_tag", "orphaned", "heartbeat", "heartbeat_key", "file_lock", "sqlite_driver_lock",
+           "HEARTBEAT_S", "DRIVER_GRACE_S"]
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0
@@ -122,8 +122,9 @@ def sqlite_driver_lock(handle: StudyHandle):
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise SearchError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite study takes "
-                           "one driver at a time: wait for it, or use --storage postgresql://... for several") from None
+            raise SearchError(f"study {handle.name!r} is being run by another driver ({holder}); a SQLite "
+                              "study takes one driver at a time: wait for it, or use --storage "
+                              "postgresql://... for several") from None
         fh.truncate(0)
         fh.write(f"{socket.gethostname()}:{os.getpid()}\n")
         fh.flush()

@@ -31,7 +31,8 @@ class TrialStatus(enum.Enum):
     """Where a trial stands in the search, finer than Optuna's state."""
 
     INVALID = "invalid"  # the sampler proposed params no space accepts (told FAIL)
-    INFEASIBLE = "infeasible"  # predicted or measured over the budget, never trained (told COMPLETE, constraint > 0)
+    # predicted or measured over the budget, never trained (told COMPLETE, constraint > 0)
+    INFEASIBLE = "infeasible"
     TRAINING = "training"  # admitted: trained rung by rung (RUNNING)
     COMPLETE = "complete"  # trained to the last rung (told COMPLETE with its objectives)
     PRUNED = "pruned"  # stopped by successive halving (told PRUNED)

@@ -39,7 +39,8 @@ def find_trial(handle: StudyHandle, number: int) -> FrozenTrial:
     for t in trials:
         if t.number == number:
             return t
-    raise SearchError(f"study {handle.name!r} has no trial {number} (it has {len(trials)} trials, 0..{len(trials) - 1})")
+    raise SearchError(f"study {handle.name!r} has no trial {number} "
+                      f"(it has {len(trials)} trials, 0..{len(trials) - 1})")
 
 
 def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
@@ -51,7 +52,8 @@ def trial_candidate(handle: StudyHandle, trial: FrozenTrial) -> Candidate:
     cand = rebuild_candidate(trial.params, spaces)
     stored = TrialRecord.of(trial).config
     if stored is not None and cand.config.to_dict() != stored:
-        raise SearchError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, but the stored config differs")
+        raise SearchError(f"trial {trial.number}: params rebuild {cand.config.arch_str}, "
+                          "but the stored config differs")
     return cand
 
 
@@ -75,14 +77,16 @@ def load_trained_model(handle: StudyHandle, trial: FrozenTrial):
     record = TrialRecord.of(trial)
     checkpoint = record.checkpoint
     if not checkpoint:
-        raise SearchError(f"trial {trial.number} has no checkpoint (status {record.status.value if record.status else 'unknown'}"
-                       f"; tabular trials have none)")
+        raise SearchError(f"trial {trial.number} has no checkpoint "
+                          f"(status {record.status.value if record.status else 'unknown'}"
+                          f"; tabular trials have none)")
     path = _inside_study(handle, checkpoint, f"trial {trial.number}: checkpoint")
     if not path.is_file():
         raise SearchError(f"trial {trial.number}: checkpoint {path} is missing")
     expected = record.checkpoint_sha256
     if expected and sha256_file(path) != expected:
-        raise SearchError(f"trial {trial.number}: checkpoint {path} does not match the sha256 the study recorded")
+        raise SearchError(f"trial {trial.number}: checkpoint {path} does not match the sha256 "
+                          "the study recorded")
     cand = trial_candidate(handle, trial)
     in_chans, num_classes = _data_shape(handle)
     model = cand.space.build(cand.config, num_classes=num_classes, in_chans=in_chans)
@@ -100,7 +104,8 @@ def load_exported_model(folder: str | Path):
     config_file, weights = folder / "config.json", folder / "weights.pt"
     for f in (config_file, weights):
         if not f.is_file():
-            raise SearchError(f"{folder}: not an exported model (no {f.name}; python -m search export writes one)")
+            raise SearchError(f"{folder}: not an exported model (no {f.name}; "
+                              "python -m search export writes one)")
     try:
         meta = json.loads(config_file.read_text())
         space = create_space(meta["space"], **(meta.get("space_options") or {}))
@@ -134,7 +139,8 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     in_chans, num_classes = _data_shape(handle)
     options = (handle.settings.get("space_options") or {}).get(cand.space.name, {})
     (out / "config.json").write_text(json.dumps({"space": cand.space.name, "space_options": options,
-                                                 "arch_str": cand.config.arch_str, "config": cand.config.to_dict(),
+                                                 "arch_str": cand.config.arch_str,
+                                                 "config": cand.config.to_dict(),
                                                  "in_chans": in_chans, "num_classes": num_classes},
                                                 indent=1) + "\n")
     record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,

@@ -61,7 +61,8 @@ class RunSettings:
     ray_address: str | None = None
     profile_count: int = 40
     predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
-    time_candidates: bool = True  # local device: time each candidate before training it (search.screening.candidate_timing)
+    # local device: time each candidate before training it (search.screening.candidate_timing)
+    time_candidates: bool = True
     finalize: bool = True
     space_options: dict = field(default_factory=dict)
 
@@ -77,7 +78,8 @@ class RunSettings:
                 raise UnknownNameError("space", name, list_spaces())
         if not self.spaces or len(set(self.spaces)) != len(self.spaces):
             raise SearchError(f"--space needs distinct space names, got {','.join(self.spaces) or 'none'}")
-        for kind, value, valid in (("evaluator", self.evaluator, EVALUATORS), ("sampler", self.sampler, SAMPLERS),
+        for kind, value, valid in (("evaluator", self.evaluator, EVALUATORS),
+                                   ("sampler", self.sampler, SAMPLERS),
                                    ("optimizer", self.optimizer, OPTIMIZERS)):
             if value not in valid:
                 raise UnknownNameError(kind, value, valid)
@@ -85,20 +87,25 @@ class RunSettings:
             raise UnknownNameError("dataset", self.dataset, DATASETS)
         if self.evaluator == "tabular":
             if self.spaces != ("nb201",):
-                raise SearchError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: use --space nb201")
+                raise SearchError("the tabular evaluator looks accuracies up in a NAS-Bench-201 table: "
+                                  "use --space nb201")
             if not self.accuracy_table:
-                raise SearchError("--evaluator tabular needs --accuracy-table PATH (nb201_accuracy.csv format)")
+                raise SearchError("--evaluator tabular needs --accuracy-table PATH "
+                                  "(nb201_accuracy.csv format)")
         if self.precision not in PRECISIONS:
             raise SearchError(f"--precision must be fp32 or int8, got {self.precision!r}")
         if self.study is not None and not _NAME_RE.match(self.study):
-            raise SearchError(f"--study must be 1-128 letters, digits, '.', '_', '+' or '-', got {self.study!r}")
+            raise SearchError("--study must be 1-128 letters, digits, '.', '_', '+' or '-', "
+                              f"got {self.study!r}")
 
     def _check_counts(self) -> None:
-        for name in ("trials", "workers", "epochs", "generation", "population", "batch_size", "profile_count"):
+        for name in ("trials", "workers", "epochs", "generation", "population", "batch_size",
+                     "profile_count"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int) or self.predictor_rows < 10):
+        if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int)
+                                                or self.predictor_rows < 10):
             raise SearchError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
 
     def _check_numbers(self) -> None:
@@ -114,8 +121,8 @@ class RunSettings:
     def identity(self, budget_ms: float) -> dict[str, Any]:
         """What must match for a re-run to continue this study."""
         keep = ("device", "spaces", "dataset", "evaluator", "precision", "coverage", "epochs", "halving_rate",
-                "generation", "population", "sampler", "optimizer", "lr", "batch_size", "seed", "space_options",
-                "predictor_rows")
+                "generation", "population", "sampler", "optimizer", "lr", "batch_size", "seed",
+                "space_options", "predictor_rows")
         out = {k: v for k, v in asdict(self).items() if k in keep}
         out["spaces"] = list(self.spaces)
         if self.evaluator == "tabular":

@@ -105,18 +105,20 @@ def connect_storage(storage: str, attempts: int = 5) -> optuna.storages.BaseStor
         except ImportError as exc:
             scheme = storage.split(":", 1)[0]
             hint = " (pip install 'psycopg[binary]')" if scheme.startswith("postgres") else ""
-            raise SearchError(f"the storage {display_url(storage)} needs a database driver that is not installed"
-                           f"{hint}: {exc.__cause__ or exc}") from None
+            raise SearchError(f"the storage {display_url(storage)} needs a database driver that is not "
+                              f"installed{hint}: {exc.__cause__ or exc}") from None
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
             if attempt == attempts - 1:
                 raise _storage_error(storage, exc) from None
             time.sleep(0.2 * (attempt + 1))
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ValueError,
+                OSError) as exc:
             raise _storage_error(storage, exc) from None
     raise AssertionError("unreachable")
 
 
-def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, Any] | None = None) -> StudyHandle:
+def open_study(settings: RunSettings, budget_ms: float,
+               extra_attrs: dict[str, Any] | None = None) -> StudyHandle:
     """Create the study, or load it when it exists with the same identity (else refuse)."""
     name = settings.study_name()
     storage, artifacts = study_storage(name, settings.storage, settings.runs_dir)
@@ -137,10 +139,12 @@ def open_study(settings: RunSettings, budget_ms: float, extra_attrs: dict[str, A
         for key, value in (extra_attrs or {}).items():
             study.set_user_attr(key, value)
     elif have != identity:
-        diff = {k: (have.get(k), identity.get(k)) for k in set(have) | set(identity) if have.get(k) != identity.get(k)}
+        diff = {k: (have.get(k), identity.get(k)) for k in set(have) | set(identity)
+                if have.get(k) != identity.get(k)}
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
-        raise SearchError(f"study {name!r} in {display_url(storage)} was run with other settings ({changes}); re-run with the same "
-                       f"settings to resume it, or choose another --study")
+        raise SearchError(f"study {name!r} in {display_url(storage)} was run with other settings "
+                          f"({changes}); re-run with the same "
+                          f"settings to resume it, or choose another --study")
     return StudyHandle(study, name, storage, artifacts, backend)
 
 
@@ -156,7 +160,8 @@ def load_study(name: str, storage: str | None = None, runs_dir: str | Path = "ru
         study = optuna.load_study(study_name=name, storage=rdb)
     except KeyError:
         names = optuna.get_all_study_names(storage=rdb)
-        raise SearchError(f"no study {name!r} in {display_url(url)}; it holds: {', '.join(names) or 'none'}") from None
+        raise SearchError(f"no study {name!r} in {display_url(url)}; "
+                          f"it holds: {', '.join(names) or 'none'}") from None
     except (optuna.exceptions.StorageInternalError, ValueError, OSError) as exc:
         raise _storage_error(url, exc) from None
     saved = study.user_attrs.get("artifacts")

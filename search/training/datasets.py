@@ -121,11 +121,13 @@ def _idx_folder(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.n
     """(train or None, test) arrays from an MNIST-layout folder."""
     sets = {}
     for prefix in ("train", "t10k"):
-        images, labels = _find(folder, f"{prefix}-images-idx3-ubyte"), _find(folder, f"{prefix}-labels-idx1-ubyte")
+        images, labels = (_find(folder, f"{prefix}-images-idx3-ubyte"),
+                          _find(folder, f"{prefix}-labels-idx1-ubyte"))
         if images and labels:
             x, y = read_idx(images), read_idx(labels)
             if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-                raise DatasetError(f"{folder}: {images.name} and {labels.name} do not match (shapes {x.shape}, {y.shape})")
+                raise DatasetError(f"{folder}: {images.name} and {labels.name} do not match "
+                                   f"(shapes {x.shape}, {y.shape})")
             sets[prefix] = (x[:, None], y.astype(np.int64))
     if "t10k" not in sets and "train" not in sets:
         raise DatasetError(f"{folder}: expected MNIST IDX files t10k-images-idx3-ubyte[.gz] and "
@@ -219,5 +221,6 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0, image
         images, labels, _ = _image_folder(folder, image_size)
         train, val, test = _stratified_split(images, labels, (0.6, 0.2, 0.2), seed)
     num_classes = int(max(train.labels.max(), val.labels.max(), test.labels.max()) + 1)
-    log.info("dataset %s: %d train, %d val, %d test, %d classes", name, len(train), len(val), len(test), num_classes)
+    log.info("dataset %s: %d train, %d val, %d test, %d classes", name, len(train), len(val), len(test),
+             num_classes)
     return ImageData(name, train, val, test, num_classes, flip)

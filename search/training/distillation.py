@@ -30,7 +30,8 @@ class Distillation:
 
         with torch.no_grad():
             if x.shape[-1] != self.resolution:
-                x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
+                x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
+                                  align_corners=False)
             teacher_logits = self.teacher(x)
         t = self.temperature
         soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),

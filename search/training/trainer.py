@@ -100,13 +100,16 @@ class Trainer:
         if distill is not None:
             distill.teacher.to(self.device).eval()
         self.generator = torch.Generator().manual_seed(settings.seed)
-        self.x_train, self.y_train = (t.to(self.device) for t in prepare_images(data.train, resolution, data.in_chans))
-        self.x_val, self.y_val = (t.to(self.device) for t in prepare_images(data.val, resolution, data.in_chans))
+        self.x_train, self.y_train = (t.to(self.device)
+                                      for t in prepare_images(data.train, resolution, data.in_chans))
+        self.x_val, self.y_val = (t.to(self.device)
+                                  for t in prepare_images(data.val, resolution, data.in_chans))
         self.max_epochs = max(max_epochs or settings.epochs, 1)
         steps_per_epoch = math.ceil(len(self.y_train) / settings.batch_size)
         self.total_steps = steps_per_epoch * self.max_epochs
         if settings.optimizer == "adamw":
-            self.optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr,
+                                               weight_decay=settings.weight_decay)
         else:
             self.optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
                                              weight_decay=settings.weight_decay)
@@ -168,8 +171,8 @@ class Trainer:
 
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state["max_epochs"] != self.max_epochs:
-            raise TrainingError(f"{path}: checkpoint of a {state['max_epochs']}-epoch schedule, this training "
-                                f"runs {self.max_epochs} epochs")
+            raise TrainingError(f"{path}: checkpoint of a {state['max_epochs']}-epoch schedule, "
+                                f"this training runs {self.max_epochs} epochs")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

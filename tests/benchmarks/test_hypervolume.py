@@ -25,6 +25,7 @@ def test_a_run_with_other_options_writes_its_own_file_and_records_its_command():
     assert result_name("gold_6226") == "search_tabular_gold_6226"
     assert result_name("gold_6226", 30, "nsga2") == "search_tabular_gold_6226_seeds30_nsga2"
     run = argparse.Namespace(device="gold_6226", seeds=30, budget_quantile=0.25, samplers="nsga2")
-    assert command(run) == "python -m benchmarks.search_tabular --device gold_6226 --seeds 30 --samplers nsga2"
+    assert command(run) == ("python -m benchmarks.search_tabular --device gold_6226 --seeds 30 "
+                            "--samplers nsga2")
     default = argparse.Namespace(device="pixel3", seeds=10, budget_quantile=0.25, samplers="nsga2,tpe")
     assert command(default) == "python -m benchmarks.search_tabular"

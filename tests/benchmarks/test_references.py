@@ -41,4 +41,5 @@ def test_rows_timed_in_a_planted_slow_stretch_are_split_from_the_steady_ones():
     split = steady_split(data.latency_ms, slowed, drift)
     assert 0.97 < split["steady_share"] < 0.985  # 100 of 5,000 rows, give or take the edges and GPU noise
     assert split["predictor_within10_steady"] == 1.0 and split["predictor_within10_rest"] < 0.3  # 0.22
-    assert steady_split(data.latency_ms, data.latency_ms, np.ones(len(slowed)))["predictor_within10_rest"] is None
+    assert steady_split(data.latency_ms, data.latency_ms,
+                        np.ones(len(slowed)))["predictor_within10_rest"] is None

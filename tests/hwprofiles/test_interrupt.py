@@ -26,9 +26,10 @@ def test_sigint_keeps_measured_rows_and_rerun_resumes(tmp_path):
             "--precision", "fp32"]
     csv_path = tmp_path / "box" / "measurements.csv"
     # a harness started in the background (``cmd &``) hands its children SIGINT ignored; Ctrl-C is the point
-    # here, so the child gets the default disposition back (Python then installs its KeyboardInterrupt handler)
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # here, so the child gets the default disposition back (Python then installs its KeyboardInterrupt
+    # handler)
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     # the three models are timed together and saved at once; the interrupt lands while the noise floor
     # is being measured (a second timing of them)

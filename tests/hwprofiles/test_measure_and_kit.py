@@ -60,8 +60,9 @@ def test_noise_floor_is_p90_of_relative_spread():
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(count=0), "count"), (dict(spaces=("warp",)), "unknown space"), (dict(precisions=("fp16",)), "precision"),
-    (dict(runtime="torch"), "int8"), (dict(device="../x"), "invalid device name"),
+    (dict(count=0), "count"), (dict(spaces=("warp",)), "unknown space"),
+    (dict(precisions=("fp16",)), "precision"), (dict(runtime="torch"), "int8"),
+    (dict(device="../x"), "invalid device name"),
 ])
 def test_bad_requests_are_user_errors(tmp_path, kw, message):
     with pytest.raises(NasError, match=message):
@@ -72,7 +73,8 @@ def test_kit_round_trip_with_its_own_runner(tmp_path):
     kit = make_kit(("nb201",), 2, tmp_path / "kit", precisions=("fp32", "int8"), protocol=QUICK, workers=1)
     assert (kit / "run_kit.py").is_file() and len(list((kit / "models").glob("*.onnx"))) == 4
     # the runner is standalone: run it in a clean subprocess as the device would (no project on sys.path)
-    result = subprocess.run([sys.executable, "-I", str(kit / "run_kit.py"), "--provider", "cpu", "--threads", "1"],
+    result = subprocess.run([sys.executable, "-I", str(kit / "run_kit.py"), "--provider", "cpu",
+                             "--threads", "1"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     profile = import_kit(kit, "remote", root=tmp_path / "profiles")
@@ -80,7 +82,8 @@ def test_kit_round_trip_with_its_own_runner(tmp_path):
     assert profile.device.runtime == "onnxruntime-cpu"
     assert load_profile(tmp_path / "profiles" / "remote").measurements == profile.measurements
     # a second run skips everything already measured
-    subprocess.run([sys.executable, "-I", str(kit / "run_kit.py")], check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-I", str(kit / "run_kit.py")], check=True, timeout=300,
+                   capture_output=True)
     assert len((kit / "results.csv").read_text().strip().splitlines()) == 5
 
 
@@ -88,7 +91,8 @@ def test_kit_import_rejects_tampered_results(tmp_path):
     kit = make_kit(("nb201",), 1, tmp_path / "kit", protocol=QUICK, workers=1)
     with pytest.raises(ProfileError, match="missing"):
         import_kit(kit, "remote", root=tmp_path)
-    subprocess.run([sys.executable, "-I", str(kit / "run_kit.py")], check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-I", str(kit / "run_kit.py")], check=True, timeout=300,
+                   capture_output=True)
     lines = (kit / "results.csv").read_text().splitlines()
     lines[1] = lines[1].replace("models/", "models/evil-", 1)
     (kit / "results.csv").write_text("\n".join(lines) + "\n")

@@ -34,7 +34,8 @@ def postgres_url():
     """A fresh, empty PostgreSQL database on the test server, dropped afterwards."""
     admin = os.environ.get(POSTGRES_ENV)
     if not admin:
-        unavailable(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user@host:port/db (.ci/run starts one)")
+        unavailable(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user@host:port/db "
+                    "(.ci/run starts one)")
     import sqlalchemy
 
     try:
@@ -42,7 +43,8 @@ def postgres_url():
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: not available
-        unavailable(f"PostgreSQL at {admin} is not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        unavailable(f"PostgreSQL at {admin} is not reachable: "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     name = f"search_test_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn:
         conn.execute(sqlalchemy.text(f'create database "{name}"'))
@@ -120,7 +122,8 @@ def ray_cluster():
             done = subprocess.run([str(ray_cli), "start", *args, *common], capture_output=True, text=True,
                                   timeout=180, env=env)
             if done.returncode != 0:
-                pytest.fail(f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+                pytest.fail(f"ray start {' '.join(args)} failed:\n"
+                            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         yield address
     finally:
         _stop(_cluster_processes(temp, port))

@@ -26,8 +26,8 @@ def test_optuna_dashboard_serves_a_search_study(shared_data, tmp_path):
     dashboard = pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is in the dev extra")
     settings = RunSettings(device="pixel3", spaces=("nb201",), evaluator="tabular", trials=4, generation=2,
                            population=4, workers=1, latency_ms=20.0, predictor_rows=300,
-                           accuracy_table=str(shared_data / "nb201_accuracy.csv"), runs_dir=str(tmp_path / "runs"),
-                           study="dash")
+                           accuracy_table=str(shared_data / "nb201_accuracy.csv"),
+                           runs_dir=str(tmp_path / "runs"), study="dash")
     run_search(settings)
     url, _ = study_storage("dash", None, settings.runs_dir)
     app = dashboard.wsgi(url)

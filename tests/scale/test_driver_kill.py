@@ -38,14 +38,15 @@ def _training_rows(db) -> tuple[int, int]:
     except sqlite3.OperationalError:  # the driver is still creating the tables
         return 0, 0
     status = [(state, json.loads(value)) for state, value in rows]
-    evaluated = sum(1 for state, st in status if st in ("complete", "pruned", "failed") and state != "RUNNING")
+    evaluated = sum(1 for state, st in status
+                    if st in ("complete", "pruned", "failed") and state != "RUNNING")
     return evaluated, sum(1 for state, st in status if st == "training" and state == "RUNNING")
 
 
 def test_a_sigkilled_driver_resumes_to_exactly_the_requested_trials(local_device, tmp_path):
-    settings = RunSettings(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4,
-                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12,
-                           time_candidates=False)
+    settings = RunSettings(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2,
+                           population=4, workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"),
+                           profile_count=12, time_candidates=False)
     db = tmp_path / "runs" / settings.study_name() / "study.db"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(asdict(settings))], cwd=os.getcwd(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -57,7 +58,8 @@ def test_a_sigkilled_driver_resumes_to_exactly_the_requested_trials(local_device
                 if evaluated >= 1 and training >= 1:
                     break
             time.sleep(0.05)
-        assert driver.poll() is None, f"the driver ended before it could be killed: {driver.stderr.read()[-2000:]}"
+        assert driver.poll() is None, ("the driver ended before it could be killed: "
+                                       f"{driver.stderr.read()[-2000:]}")
         driver.send_signal(signal.SIGKILL)
     finally:
         driver.kill()

@@ -14,9 +14,9 @@ from search.cli.main import main
 
 def _run_args(shared_data, runs, url, trials, *extra):
     return ["run", "--device", "pixel3", "--space", "nb201", "--evaluator", "tabular", "--accuracy-table",
-            str(shared_data / "nb201_accuracy.csv"), "--trials", str(trials), "--generation", "4", "--population",
-            "8", "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300", "--runs-dir", str(runs),
-            "--study", "shared", "--storage", url, "--no-finalize", *extra]
+            str(shared_data / "nb201_accuracy.csv"), "--trials", str(trials), "--generation", "4",
+            "--population", "8", "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300",
+            "--runs-dir", str(runs), "--study", "shared", "--storage", url, "--no-finalize", *extra]
 
 
 def test_two_drivers_on_one_study_finish_exactly_the_requested_trials(shared_data, tmp_path, postgres_url):

@@ -23,8 +23,8 @@ TWO_SIZES = {"mobile_cnn": {**TINY["mobile_cnn"], "resolutions": (16, 64)}}
 
 
 def _settings(tmp_path, **kw) -> RunSettings:
-    base = dict(space_options=TWO_SIZES, trials=3, epochs=1, halving_rate=None, generation=3, population=3, workers=1,
-                batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
+    base = dict(space_options=TWO_SIZES, trials=3, epochs=1, halving_rate=None, generation=3, population=3,
+                workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12)
     return RunSettings(**{**base, **kw})
 
 
@@ -33,7 +33,8 @@ def _make_stale(folder, factor: float) -> float:
     return the median latency it really measured."""
     profile = load_profile(folder)
     real = float(np.median([m.latency_ms for m in profile.measurements]))
-    rows = [m._replace(latency_ms=m.latency_ms * factor, p50_ms=m.p50_ms * factor) for m in profile.measurements]
+    rows = [m._replace(latency_ms=m.latency_ms * factor, p50_ms=m.p50_ms * factor)
+            for m in profile.measurements]
     save_profile(dataclasses.replace(profile, measurements=tuple(rows)), folder)
     return real
 
@@ -51,7 +52,8 @@ def test_a_stale_profile_lets_slow_candidates_through_and_timing_stops_them(loca
     outcome = run_search(settings)
     trials = load_study("timed", None, settings.runs_dir).study.get_trials()
 
-    measured_out = [t for t in trials if t.user_attrs["status"] == "infeasible" and "measured_p50_ms" in t.user_attrs]
+    measured_out = [t for t in trials
+                    if t.user_attrs["status"] == "infeasible" and "measured_p50_ms" in t.user_attrs]
     assert measured_out and outcome.timed and outcome.measured_out == len(measured_out)
     for t in measured_out:
         a = t.user_attrs

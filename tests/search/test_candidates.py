@@ -14,7 +14,8 @@ def _spaces(*names):
 @pytest.mark.parametrize("names", [("mobile_cnn",), ("mobile_cnn", "sparse_vit")])
 def test_sampled_candidates_rebuild_from_their_params(names):
     spaces = _spaces(*names)
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
     seen = set()
     for _ in range(12):
         trial = study.ask()

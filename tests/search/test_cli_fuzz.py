@@ -38,10 +38,10 @@ def _one_line_error(argv, capsys) -> str:
 def study(tmp_path_factory, shared_data):
     """A small real (tabular) study to point the commands at."""
     runs = tmp_path_factory.mktemp("fuzz") / "runs"
-    assert main(["run", "--device", "pixel3", "--space", "nb201", "--evaluator", "tabular", "--accuracy-table",
-                 str(shared_data / "nb201_accuracy.csv"), "--trials", "4", "--generation", "2", "--population",
-                 "4", "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300", "--runs-dir", str(runs),
-                 "--study", "fz", "--no-finalize"]) == 0
+    assert main(["run", "--device", "pixel3", "--space", "nb201", "--evaluator", "tabular",
+                 "--accuracy-table", str(shared_data / "nb201_accuracy.csv"), "--trials", "4",
+                 "--generation", "2", "--population", "4", "--workers", "1", "--latency-ms", "20",
+                 "--predictor-rows", "300", "--runs-dir", str(runs), "--study", "fz", "--no-finalize"]) == 0
     return runs
 
 
@@ -76,7 +76,8 @@ def test_bad_flags_of_the_study_commands(study, tmp_path_factory, case, data, ca
 
 
 @settings(max_examples=30, **FUZZ)
-@given(flag=st.sampled_from(["--count", "--threads", "--batch", "--workers"]), value=st.sampled_from(NUMBER_WORDS),
+@given(flag=st.sampled_from(["--count", "--threads", "--batch", "--workers"]),
+       value=st.sampled_from(NUMBER_WORDS),
        action=st.sampled_from([[], ["kit", "--space", "nb201", "--out", "KIT"]]))
 def test_bad_flags_of_profile(tmp_path_factory, monkeypatch, flag, value, action, capsys):
     if action and flag == "--threads":
@@ -102,7 +103,8 @@ def test_bad_flags_of_predictor_eval(tmp_path_factory, flag, value, capsys):
     assert not out.exists()
 
 
-GOOD_ROW = "nb201,|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+GOOD_ROW = ("nb201,|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+"
+            "|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
 
 
 @settings(max_examples=10, **FUZZ)
@@ -132,16 +134,16 @@ def test_a_malformed_profile_csv_is_one_clear_error(tmp_path_factory, monkeypatc
 
 def _eval_profile(capsys, scratch: Path) -> tuple[int, str]:
     try:
-        code = main(["predictor", "eval", "--device", "badbox", "--space", "nb201", "--train-size", "50", "--json",
-                     "--plot", str(scratch / "scatter.png")])
+        code = main(["predictor", "eval", "--device", "badbox", "--space", "nb201", "--train-size", "50",
+                     "--json", "--plot", str(scratch / "scatter.png")])
     except SystemExit as exc:
         code = exc.code
     return code, capsys.readouterr().err
 
 
 @settings(max_examples=8, **FUZZ)
-@given(text=st.one_of(st.text(max_size=60), st.sampled_from(["{}", "[]", "null", '{"name": 3}', '{"name": "x"}',
-                                                              '{"cores": "many"}'])))
+@given(text=st.one_of(st.text(max_size=60), st.sampled_from(["{}", "[]", "null", '{"name": 3}',
+                                                              '{"name": "x"}', '{"cores": "many"}'])))
 def test_a_malformed_device_json_is_one_clear_error(tmp_path_factory, monkeypatch, text, capsys):
     import shutil
 

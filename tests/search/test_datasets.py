@@ -40,7 +40,8 @@ def test_idx_folder_with_train_and_test(tmp_path):
     assert len(data.test) == 20 and len(data.train) + len(data.val) == 50 and data.num_classes == 5
 
 
-@pytest.mark.parametrize("content, message", [(b"\x00\x00\x0c\x01", "magic"), (b"\x00\x00\x08\x01\x00\x00\x00\x05ab", "size")])
+@pytest.mark.parametrize("content, message", [(b"\x00\x00\x0c\x01", "magic"),
+                                              (b"\x00\x00\x08\x01\x00\x00\x00\x05ab", "size")])
 def test_malformed_idx_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(content)
@@ -83,7 +84,8 @@ def test_image_folder(tmp_path):
     for cls in ("cat", "dog"):
         (tmp_path / cls).mkdir()
         for i in range(5):
-            Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+            Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
     data = load_dataset("imagefolder", tmp_path, image_size=16)
     assert data.num_classes == 2 and data.train.images.shape[1:] == (3, 16, 16)
     (tmp_path / "dog" / "broken.png").write_bytes(b"not an image")

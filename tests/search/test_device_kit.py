@@ -27,16 +27,19 @@ from ..tiny import TINY
 
 @pytest.fixture
 def remote_study(local_device, tmp_path, monkeypatch):
-    """A study searched and finalized for ``box``, a device this host is not (its profile: the tiny local one)."""
+    """A study searched and finalized for ``box``, a device this host is not (its profile: the tiny local
+    one)."""
     local = load_profile(local_device / "local")
     profiles = tmp_path / "profiles"
     box = Profile(dataclasses.replace(local.device, name="box"), local.measurements, profiles / "box")
     save_profile(box, profiles / "box")
     monkeypatch.setenv("SEARCH_PROFILES_DIR", str(profiles))
     runs = tmp_path / "runs"
-    run_search(RunSettings(device="box", space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2,
-                           population=2, workers=1, batch_size=64, runs_dir=str(runs), study="r"))
-    out = finalize_study(FinalizeSettings(study="r", runs_dir=str(runs), top=1, epochs=1, compress=("quantize",)))
+    run_search(RunSettings(device="box", space_options=TINY, trials=2, epochs=1, halving_rate=None,
+                           generation=2, population=2, workers=1, batch_size=64, runs_dir=str(runs),
+                           study="r"))
+    out = finalize_study(FinalizeSettings(study="r", runs_dir=str(runs), top=1, epochs=1,
+                                          compress=("quantize",)))
     (entry,) = out["models"]
     return runs, runs / "r" / "final" / f"trial-{entry.trial:05d}"
 
@@ -56,7 +59,8 @@ def _rewrite_results(kit, p50_by_variant):
 
 
 def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remote_study, capsys):
-    """Also: results that do not match the kit are one clear error (one study serves both, to keep CI short)."""
+    """Also: results that do not match the kit are one clear error (one study serves both, to keep CI
+    short)."""
     runs, folder = remote_study
     kit = folder / KIT
     card = json.loads((folder / "model_card.json").read_text())
@@ -82,7 +86,8 @@ def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remo
         n: (0.5 if n == best else 50.0) for n in card["variants"]}
     predicted = card["search"]["predicted_p50_ms"]
     assert card["measured_vs_predicted"]["device_error_pct"] == pytest.approx(
-        (predicted - card["variants"]["fp32"]["device"]["p50_ms"]) / card["variants"]["fp32"]["device"]["p50_ms"] * 100)
+        (predicted - card["variants"]["fp32"]["device"]["p50_ms"])
+        / card["variants"]["fp32"]["device"]["p50_ms"] * 100)
     assert (folder / "model.int8.onnx").exists() == (best == "int8")
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
@@ -92,7 +97,8 @@ def test_a_remote_device_kit_measures_the_variants_and_ships_on_its_figures(remo
     # the device's figures join its profile, once: the predictor learns from the winners
     profile = load_profile(runs.parent / "profiles" / "box")
     arch = card["architecture"]["arch_str"]
-    added = {m.precision: m.latency_ms for m in profile.measurements if m.arch_str == arch and m.p90_ms == 2 * m.p50_ms}
+    added = {m.precision: m.latency_ms for m in profile.measurements
+             if m.arch_str == arch and m.p90_ms == 2 * m.p50_ms}
     assert added == {"fp32": card["variants"]["fp32"]["device"]["p50_ms"],
                      "int8": card["variants"]["int8"]["device"]["p50_ms"]}
     assert import_device_measurements("r", None, str(runs))["profile"]["appended"] == 0

@@ -27,8 +27,9 @@ from ..tiny import TINY
 
 def _training(tmp_path: Path, **kw) -> RunSettings:
     # candidate timing (the local device's default) has its own tests: these need not pay for it
-    base = dict(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4, workers=1,
-                batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, time_candidates=False)
+    base = dict(space_options=TINY, trials=4, epochs=2, halving_rate=2.0, generation=2, population=4,
+                workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12,
+                time_candidates=False)
     base.update(kw)
     return RunSettings(**base)
 
@@ -61,10 +62,11 @@ def test_training_search_records_every_trial_and_extends(local_device, tmp_path)
     assert all(t.state != TrialState.RUNNING for t in trials)
     for t in trials:
         a = t.user_attrs
-        assert {"space", "config", "arch_str", "seed", "predicted_p50_ms", "predicted_upper_ms", "flops", "n_params",
-                "budget_ms", "versions"} <= set(a)
+        assert {"space", "config", "arch_str", "seed", "predicted_p50_ms", "predicted_upper_ms", "flops",
+                "n_params", "budget_ms", "versions"} <= set(a)
         assert a["predicted_upper_ms"] >= a["predicted_p50_ms"] > 0
-        assert t.constraints["latency_upper_minus_budget_ms"] == pytest.approx(a["predicted_upper_ms"] - a["budget_ms"])
+        assert t.constraints["latency_upper_minus_budget_ms"] == pytest.approx(
+            a["predicted_upper_ms"] - a["budget_ms"])
         assert set(a["versions"]) == {"package", "optuna", "profile", "predictor"}
         if a["status"] == "infeasible":  # rejected before training: the reason, no cost
             assert a["predicted_upper_ms"] > a["budget_ms"] and "not trained" in a["reason"]

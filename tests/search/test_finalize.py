@@ -148,7 +148,8 @@ def test_the_card_shows_the_timing_the_search_screened_it_with(finalized):
 
 
 def test_the_winners_measurements_join_the_local_profile(finalized):
-    """fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not describe."""
+    """fp32 and int8 rows; not pruned or lowrank ones, whose graphs its architecture string does not
+    describe."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEARCH_PROFILES_DIR", str(finalized.runs.parent / "profiles"))
         assert len(open_profile("local").measurements) == finalized.rows_before + 2

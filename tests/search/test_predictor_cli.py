@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SEARCH_PROFILES_DIR": str(tmp_path / "profiles"), "SEARCH_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "SEARCH_PROFILES_DIR": str(tmp_path / "profiles"),
+           "SEARCH_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "search", *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -31,7 +31,8 @@ def _synthetic_nb201_profile(tmp_path: Path, n: int = 80) -> None:
     lines = ["arch_str,latency_ms"]
     for index in rng.choice(15625, n, replace=False):
         config = space.config_cls.from_index(int(index))
-        cost = sum({"nor_conv_3x3": 3.0, "nor_conv_1x1": 1.0, "avg_pool_3x3": 0.4}.get(op, 0.1) for op in config.edges)
+        cost = sum({"nor_conv_3x3": 3.0, "nor_conv_1x1": 1.0, "avg_pool_3x3": 0.4}.get(op, 0.1)
+                   for op in config.edges)
         lines.append(f"{config.arch_str},{2.0 + cost * rng.uniform(0.97, 1.03):.4f}")
     path = tmp_path / "m.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -76,8 +77,8 @@ def test_unknown_device_lists_profiles_and_commands(tmp_path):
 
 def test_predictor_eval_bad_inputs(tmp_path):
     _synthetic_nb201_profile(tmp_path, n=30)
-    for args, needle in ((["--train-size", "1000"], "--train-size"), (["--space", "fbnet"], "no measurements"),
-                         (["--precision", "int8"], "no int8")):
+    for args, needle in ((["--train-size", "1000"], "--train-size"),
+                         (["--space", "fbnet"], "no measurements"), (["--precision", "int8"], "no int8")):
         result = _cli("predictor", "eval", "--device", "box", *args, tmp_path=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
         assert needle in result.stderr and "Traceback" not in result.stderr

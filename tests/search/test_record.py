@@ -1,4 +1,5 @@
-"""The trial record: typed attributes written through to the study, statuses as an enum, no private Optuna API."""
+"""The trial record: typed attributes written through to the study, statuses as an enum, no private Optuna
+API."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def test_a_live_record_writes_through_and_a_stored_one_reads_back(study):
 
 
 def test_statuses_that_count_towards_the_trials():
-    assert {s for s in TrialStatus if s.evaluated} == {TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED}
+    assert ({s for s in TrialStatus if s.evaluated}
+            == {TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED})
     assert TrialStatus.INFEASIBLE.optuna_state == TrialState.COMPLETE  # told with a violated constraint
     assert TrialStatus.INTERRUPTED.optuna_state == TrialState.FAIL
 
@@ -60,7 +62,8 @@ def test_a_running_trial_is_found_by_number_for_adoption(study):
     record.set_status(TrialStatus.COMPLETE)
     study.tell(adopted, [0.9, 1.0])
     frozen = {t.number: t for t in study.get_trials()}
-    assert frozen[second.number].state == TrialState.COMPLETE and frozen[first.number].state == TrialState.RUNNING
+    assert (frozen[second.number].state == TrialState.COMPLETE
+            and frozen[first.number].state == TrialState.RUNNING)
 
 
 def _modules():

@@ -16,9 +16,9 @@ from ..tiny import TINY
 
 def _tabular_args(shared_data, runs, *extra):
     return ["run", "--device", "pixel3", "--space", "nb201", "--evaluator", "tabular", "--accuracy-table",
-            str(shared_data / "nb201_accuracy.csv"), "--trials", "6", "--generation", "3", "--population", "6",
-            "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300", "--runs-dir", str(runs),
-            "--study", "tab", *extra]
+            str(shared_data / "nb201_accuracy.csv"), "--trials", "6", "--generation", "3",
+            "--population", "6", "--workers", "1", "--latency-ms", "20", "--predictor-rows", "300",
+            "--runs-dir", str(runs), "--study", "tab", *extra]
 
 
 def test_run_then_top_and_show(shared_data, tmp_path, capsys):
@@ -31,9 +31,11 @@ def test_run_then_top_and_show(shared_data, tmp_path, capsys):
     assert front and all(r["predicted_upper_ms"] <= 20 for r in front)
     latencies = [r["predicted_upper_ms"] for r in front]
     accuracies = [r["val_accuracy"] for r in front]
-    assert latencies == sorted(latencies) and accuracies == sorted(accuracies)  # a Pareto front, fastest first
+    # a Pareto front, fastest first
+    assert latencies == sorted(latencies) and accuracies == sorted(accuracies)
     limit = latencies[0]
-    assert main(["top", "--study", "tab", "--runs-dir", str(runs), "--json", "--max-latency-ms", str(limit)]) == 0
+    assert main(["top", "--study", "tab", "--runs-dir", str(runs), "--json",
+                 "--max-latency-ms", str(limit)]) == 0
     assert all(r["predicted_upper_ms"] <= limit for r in json.loads(capsys.readouterr().out))
     assert main(["top", "--study", "tab", "--runs-dir", str(runs)]) == 0
     assert "Pareto front" in capsys.readouterr().out
@@ -64,9 +66,9 @@ def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
     from search.loop.driver import run_search
     from search.study.settings import RunSettings
 
-    settings = RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2, population=2,
-                           workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=12, study="e",
-                           time_candidates=False)  # timing has its own tests
+    settings = RunSettings(space_options=TINY, trials=2, epochs=1, halving_rate=None, generation=2,
+                           population=2, workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"),
+                           profile_count=12, study="e", time_candidates=False)  # timing has its own tests
     outcome = run_search(settings)
     trial = outcome.best["trial"]
     out = tmp_path / "model"

@@ -1,5 +1,5 @@
-"""Bad values for every flag of ``run`` that takes one: one line on stderr naming the flag, exit code 2, nothing
-written."""
+"""Bad values for every flag of ``run`` that takes one: one line on stderr naming the flag, exit code 2,
+nothing written."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _check(argv, tmp_path, capsys):
     data.mkdir(exist_ok=True)
     flag = argv[0]
     try:
-        code = main(["run", "--runs-dir", str(runs), "--no-finalize", "--dataset", "mnist", "--data-dir", str(data),
-                     *argv])
+        code = main(["run", "--runs-dir", str(runs), "--no-finalize", "--dataset", "mnist",
+                     "--data-dir", str(data), *argv])
     except SystemExit as exc:  # argparse's own errors (not a number at all) exit 2 by themselves
         code = exc.code
     err = capsys.readouterr().err
@@ -68,7 +68,8 @@ def test_bad_coverages(local_device, tmp_path_factory, value, capsys):
 
 
 @settings(max_examples=20, **FUZZ)
-@given(flag=st.sampled_from(["--space", "--sampler", "--dataset", "--evaluator", "--optimizer", "--precision"]),
+@given(flag=st.sampled_from(["--space", "--sampler", "--dataset", "--evaluator", "--optimizer",
+                             "--precision"]),
        value=st.text(alphabet="abcxyz_", min_size=1, max_size=12))
 def test_unknown_names(local_device, tmp_path_factory, flag, value, capsys):
     _check([flag, value + "_nope"], tmp_path_factory.mktemp("f"), capsys)
@@ -78,7 +79,7 @@ def test_a_valid_run_gets_past_the_flag_checks(local_device, tmp_path, capsys):
     """The control: the same command with valid values fails only on the empty dataset folder."""
     data = tmp_path / "no-images"
     data.mkdir()
-    code = main(["run", "--runs-dir", str(tmp_path / "runs"), "--no-finalize", "--dataset", "mnist", "--data-dir",
-                 str(data), "--trials", "3", "--coverage", "0.5"])
+    code = main(["run", "--runs-dir", str(tmp_path / "runs"), "--no-finalize", "--dataset", "mnist",
+                 "--data-dir", str(data), "--trials", "3", "--coverage", "0.5"])
     err = capsys.readouterr().err
     assert code == 2 and "expected MNIST IDX files" in err, err

@@ -29,7 +29,8 @@ def _tabular(tmp_path: Path, shared_data: Path, **kw) -> RunSettings:
 
 
 def _records(settings: RunSettings) -> list[TrialRecord]:
-    return [TrialRecord.of(t) for t in load_study(settings.study_name(), None, settings.runs_dir).study.get_trials()]
+    study = load_study(settings.study_name(), None, settings.runs_dir).study
+    return [TrialRecord.of(t) for t in study.get_trials()]
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "gp", "random"])
@@ -53,9 +54,10 @@ TINY_VIT = {"resolutions": (16,), "patches": (4,), "depths": (1, 2), "dims": (32
 def test_a_study_over_two_spaces_trains_both(local_device, tmp_path):
     """mobile_cnn and sparse_vit in one study: the local profile gains the second space on first use, every
     trial records its space, and the Pareto front may mix them."""
-    settings = RunSettings(spaces=("mobile_cnn", "sparse_vit"), space_options={**TINY, "sparse_vit": TINY_VIT},
-                           trials=4, epochs=1, halving_rate=None, generation=4, population=4, workers=1,
-                           batch_size=64, runs_dir=str(tmp_path / "runs"), profile_count=5, time_candidates=False,
+    settings = RunSettings(spaces=("mobile_cnn", "sparse_vit"),
+                           space_options={**TINY, "sparse_vit": TINY_VIT}, trials=4, epochs=1,
+                           halving_rate=None, generation=4, population=4, workers=1, batch_size=64,
+                           runs_dir=str(tmp_path / "runs"), profile_count=5, time_candidates=False,
                            latency_ms=10.0, study="two")
     outcome = run_search(settings)
     records = [r for r in _records(settings) if r.status is not None and r.status.evaluated]
@@ -69,7 +71,8 @@ def test_an_int8_budget_screens_and_times_the_int8_models(local_device, fake_tim
     """--precision int8: the local profile gains int8 rows on first use, candidates are timed as int8 files,
     and their timings join the int8 rows."""
     settings = RunSettings(precision="int8", space_options=TINY, trials=2, epochs=1, halving_rate=None,
-                           generation=2, population=2, workers=1, batch_size=64, runs_dir=str(tmp_path / "runs"),
+                           generation=2, population=2, workers=1, batch_size=64,
+                           runs_dir=str(tmp_path / "runs"),
                            profile_count=6, latency_ms=10.0, study="int8")
     outcome = run_search(settings)
     assert outcome.evaluated == 2 and outcome.timed

@@ -48,7 +48,8 @@ def test_nan_loss_is_a_training_error():
         trainer.train_until(1)
 
 
-@pytest.mark.parametrize("kw", [dict(optimizer="adam2"), dict(epochs=0), dict(lr=-1.0), dict(label_smoothing=1.0)])
+@pytest.mark.parametrize("kw", [dict(optimizer="adam2"), dict(epochs=0), dict(lr=-1.0),
+                                dict(label_smoothing=1.0)])
 def test_bad_settings(kw):
     with pytest.raises(NasError):
         TrainSettings(**kw)

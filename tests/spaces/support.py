@@ -16,7 +16,8 @@ def sample(space, seed: int):
     return space.sample(trial), dict(trial.params)
 
 
-def calibrate_batchnorm(model: torch.nn.Module, input_shape, batches: int = 4, seed: int = 0) -> torch.nn.Module:
+def calibrate_batchnorm(model: torch.nn.Module, input_shape, batches: int = 4,
+                        seed: int = 0) -> torch.nn.Module:
     """Give BatchNorm layers real running statistics (as training would), then switch to eval.
 
     An untrained model's BN is the identity in eval mode, so deep residual

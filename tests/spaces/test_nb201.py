@@ -122,7 +122,8 @@ def test_output_edges_drop_dead_ends_but_keep_ops_fed_by_zeros():
 
 
 @pytest.mark.parametrize("edges, kept", [
-    # node 2 reaches the output only through none; a conv alone feeding it takes the zero multiply into its weights
+    # node 2 reaches the output only through none; a conv alone feeding it takes the zero multiply into
+    # its weights
     (("skip_connect", "nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none"), ("nor_conv_3x3",)),
     # ... a skip alone leaves the multiply to run on its source; an average pool alone is folded away
     (("skip_connect", "skip_connect", "none", "skip_connect", "nor_conv_1x1", "none"), ("skip_connect",)),
@@ -134,7 +135,8 @@ def test_output_edges_drop_dead_ends_but_keep_ops_fed_by_zeros():
     # node 1 dead, its conv alone: kept
     (("nor_conv_1x1", "avg_pool_3x3", "none", "skip_connect", "none", "nor_conv_1x1"), ("nor_conv_1x1",)),
     # both dead, a chain 0 -> 1 -> 2 ending in a conv: both ops run
-    (("avg_pool_3x3", "none", "nor_conv_3x3", "skip_connect", "none", "none"), ("nor_conv_3x3", "avg_pool_3x3")),
+    (("avg_pool_3x3", "none", "nor_conv_3x3", "skip_connect", "none", "none"),
+     ("nor_conv_3x3", "avg_pool_3x3")),
     # both dead, a chain ending in a skip: node 1's conv takes the multiply
     (("nor_conv_3x3", "none", "skip_connect", "skip_connect", "none", "none"), ("nor_conv_3x3",)),
     # both dead side by side: node 2's conv runs unless node 1 holds a conv too, then neither does
@@ -152,8 +154,10 @@ def test_swapped_twin_is_the_same_computation(space):
     twin = swapped_twin(edges)
     assert twin == ("avg_pool_3x3", "nor_conv_3x3", "none", "skip_connect", "none", "nor_conv_1x1")
     assert swapped_twin(twin) == edges
-    assert sorted(space.layers(NB201Config(twin)), key=repr) == sorted(space.layers(NB201Config(edges)), key=repr)
-    assert swapped_twin(("skip_connect", "skip_connect", "none", "none", "nor_conv_1x1", "nor_conv_1x1")) is None
+    assert (sorted(space.layers(NB201Config(twin)), key=repr)
+            == sorted(space.layers(NB201Config(edges)), key=repr))
+    assert swapped_twin(("skip_connect", "skip_connect", "none", "none", "nor_conv_1x1",
+                         "nor_conv_1x1")) is None
     assert swapped_twin(("skip_connect", "skip_connect", "nor_conv_1x1", "none", "none", "none")) is None
 
 

@@ -149,7 +149,8 @@ def _allowed_mask(grid: int, window: int, num_global: int) -> torch.Tensor:
         mask[num_global + i, :num_global] = True  # every grid query sees the global tokens
         for j in range(n):
             rj, cj = divmod(j, grid)
-            mask[num_global + i, num_global + j] = (ri // window, ci // window) == (rj // window, cj // window)
+            mask[num_global + i, num_global + j] = ((ri // window, ci // window)
+                                                    == (rj // window, cj // window))
     return mask
 
 
@@ -224,6 +225,7 @@ def test_global_tokens_change_the_output():
     with torch.no_grad():
         before = model(x)
         # a random change: a constant shift of every channel would be undone by LayerNorm
-        model.global_tokens.add_(torch.randn(model.global_tokens.shape, generator=torch.Generator().manual_seed(1)))
+        model.global_tokens.add_(torch.randn(model.global_tokens.shape,
+                                             generator=torch.Generator().manual_seed(1)))
         after = model(x)
     assert (before - after).abs().max() > 1e-4
