@@ -85,7 +85,7 @@ class FaultyEvaluator(TrainingEvaluator):
 
 def _measure_tiny_profile(root: Path) -> None:
     from hwprofiles.measure import ProfileRequest, profile_local
-    from hwprofiles.runner import Protocol
+    from hwprofiles.onnx_timing import Protocol
 
     os.environ["SEARCH_PROFILES_DIR"] = str(root / "profiles")
     os.environ["SEARCH_CACHE_DIR"] = str(root / "cache")

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hwprofiles.onnx_timing import Protocol, time_interleaved
 from hwprofiles.profile import load_profile
-from hwprofiles.runner import Protocol, time_interleaved
 from search.study.retrieve import load_trained_model, trial_candidate
 from search.study.storage import load_study
 from spaces import create_space

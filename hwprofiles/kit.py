@@ -1,7 +1,7 @@
 """Profile a device that cannot run this stack: a folder of ONNX models plus one runner script.
 
 ``make_kit`` writes ``models/*.onnx``, ``manifest.json`` and ``run_kit.py`` (a
-copy of ``runner.py``: python3 + numpy + onnxruntime only). On the device,
+copy of ``onnx_timing.py``: python3 + numpy + onnxruntime only). On the device,
 ``python3 run_kit.py --provider cpu|cuda|tensorrt`` writes ``results.csv`` and
 ``environment.json``; ``import_kit`` validates them into a profile.
 """
@@ -20,6 +20,7 @@ from spaces import NasError, create_space
 from .errors import ProfileError
 from .importers import read_plain_csv
 from .measure import ExportJob, ProfileRequest, export_models, model_paths
+from .onnx_timing import PROVIDERS, RESULT_COLUMNS, Protocol
 from .profile import (
     DEVICE_FILE,
     DeviceInfo,
@@ -31,7 +32,6 @@ from .profile import (
     save_profile,
     validate_device_name,
 )
-from .runner import PROVIDERS, RESULT_COLUMNS, Protocol
 from .sampling import plan_architectures
 from .store import user_dir
 
@@ -84,7 +84,7 @@ def write_kit(out: Path, entries: list[dict], protocol: Protocol, batch: int, re
         missing = [k for k in ("file", "space", "arch_str", "input_shape", "precision") if k not in entry]
         if missing:
             raise ValueError(f"kit entry {entry} lacks {', '.join(missing)}")
-    shutil.copyfile(Path(__file__).with_name("runner.py"), out / RUNNER)
+    shutil.copyfile(Path(__file__).with_name("onnx_timing.py"), out / RUNNER)
     manifest = {"format": 1, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 **manifest_fields, "protocol": asdict(protocol), "batch": batch, "models": entries}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -6,7 +6,7 @@ Two phases, so timings are taken on a quiet machine and nothing is lost:
    ONNX and quantize it (int8 as shipped); files are cached in the profile's
    ``work/`` folder, so an interrupted run re-uses them;
 2. measure: the main process times each model with the protocol of
-   ``runner.py`` and appends the row to ``measurements.csv`` at once.
+   ``onnx_timing.py`` and appends the row to ``measurements.csv`` at once.
 
 At the end a subset is timed again to estimate the noise floor (run-to-run
 spread), which is stored in ``device.json``. Re-running continues where it
@@ -33,6 +33,7 @@ from spaces.export import export_onnx
 
 from .errors import ProfileError
 from .host import host_description
+from .onnx_timing import CHUNK, Protocol, time_callable
 from .profile import (
     DEVICE_FILE,
     DeviceInfo,
@@ -44,7 +45,6 @@ from .profile import (
     validate_device_name,
 )
 from .quantize import TRANSFORMER_OPS, quantize_int8
-from .runner import CHUNK, Protocol, time_callable
 from .sampling import plan_architectures
 from .store import user_dir
 from .timing import timing_backend

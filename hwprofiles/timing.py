@@ -1,7 +1,7 @@
 """The timing backend: what times a list of ONNX models with the project's protocol.
 
 Profiling, candidate timing and finalize all time through ``timing_backend()``.
-The default is ONNX Runtime on this host (``hwprofiles.runner``, the same code
+The default is ONNX Runtime on this host (``hwprofiles.onnx_timing``, the same code
 the kit runs on a device). Tests swap in a deterministic backend with
 ``use_timing_backend``, so a test that needs latencies does not depend on how
 loaded the host is; real timing keeps its own tests.
@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Protocol as Interface
 
-from .runner import Protocol, time_interleaved
+from .onnx_timing import Protocol, time_interleaved
 
 __all__ = ["TimingBackend", "OnnxRuntimeTiming", "timing_backend", "use_timing_backend"]
 
@@ -22,7 +22,7 @@ Model = tuple[str, tuple[int, ...]]  # (ONNX file, input shape with the batch fi
 
 class TimingBackend(Interface):
     """Times ``models`` together with ``protocol``; one statistics dict per model, as
-    ``hwprofiles.runner.latency_stats`` makes them (latency_ms, p50_ms, p90_ms, p99_ms, mean_ms, std_ms,
+    ``hwprofiles.onnx_timing.latency_stats`` makes them (latency_ms, p50_ms, p90_ms, p99_ms, mean_ms, std_ms,
     runs, model_bytes, peak_memory_bytes)."""
 
     name: str

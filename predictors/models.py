@@ -39,9 +39,9 @@ from .data import check_latencies
 from .errors import PredictorError
 from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
 
-__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "Candidate", "blendable",
-           "choice_parts", "fit_predictor", "conformal_quantile", "fit_flops_baseline", "log_ratio_metrics",
-           "refit_predictor"]
+__all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "ModelChoice",
+           "blendable", "choice_parts", "fit_predictor", "conformal_quantile", "fit_flops_baseline",
+           "log_ratio_metrics", "refit_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _FLOPS_COL = FEATURE_NAMES.index("total_flops")
 _MIN_ROWS = 5
 
 @dataclass(frozen=True)
-class Candidate:
+class ModelChoice:
     """One model choice compared by cross-validation.
 
     The additive part sums costs over the op kinds, or (``encoding``) over the op kinds and the space's
@@ -78,18 +78,18 @@ _MEDIAN_BOOSTING = {"loss": "absolute_error", "max_iter": 200, "learning_rate": 
                     "min_samples_leaf": 5}
 #: At most 200 boosting iterations each: scoring must stay >= 10,000 configs/s with the features included
 #: (measured for every choice by benchmarks/predictor_throughput.py; 400 iterations of 31 leaves fell below).
-CANDIDATES: dict[str, Candidate] = {
-    "additive": Candidate(encoding=False),
-    "additive+gbm_small": Candidate(False, {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15,
+CANDIDATES: dict[str, ModelChoice] = {
+    "additive": ModelChoice(encoding=False),
+    "additive+gbm_small": ModelChoice(False, {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15,
                                             "min_samples_leaf": 10}),
-    "additive+gbm_large": Candidate(False, {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
+    "additive+gbm_large": ModelChoice(False, {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
                                             "min_samples_leaf": 5}),
-    "additive+gp": Candidate(False, "gp"),
-    "lookup": Candidate(encoding=True),
-    "lookup_trimmed": Candidate(True, trimmed=True),
-    "lookup_trimmed+gbm_median": Candidate(True, _MEDIAN_BOOSTING, trimmed=True),
-    "lookup_trimmed+gbm_typical": Candidate(True, _MEDIAN_BOOSTING, trimmed=True, typical_rows_only=True),
-    "lookup+gbm_median": Candidate(True, _MEDIAN_BOOSTING),
+    "additive+gp": ModelChoice(False, "gp"),
+    "lookup": ModelChoice(encoding=True),
+    "lookup_trimmed": ModelChoice(True, trimmed=True),
+    "lookup_trimmed+gbm_median": ModelChoice(True, _MEDIAN_BOOSTING, trimmed=True),
+    "lookup_trimmed+gbm_typical": ModelChoice(True, _MEDIAN_BOOSTING, trimmed=True, typical_rows_only=True),
+    "lookup+gbm_median": ModelChoice(True, _MEDIAN_BOOSTING),
 }
 #: "trimmed": a robust refit of the plain one (iteratively reweighted least squares, at most TRIM_ROUNDS
 #: times): each row's weight is Tukey's biweight of its log residual (rows missed by more than TRIM_SIGMAS
@@ -275,7 +275,7 @@ class _GaussianProcessMean:
         return (K @ self.alpha) * self.constant * self.y_std + self.y_mean
 
 
-def _fit_candidate(X: np.ndarray, y: np.ndarray, candidate: Candidate, random_state: int
+def _fit_candidate(X: np.ndarray, y: np.ndarray, candidate: ModelChoice, random_state: int
                    ) -> tuple[AdditiveModel, Any]:
     additive = AdditiveModel(with_encoding=candidate.encoding, trimmed=candidate.trimmed).fit(X, y)
     params = candidate.correction

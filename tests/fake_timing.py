@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from hwprofiles.runner import Protocol
+from hwprofiles.onnx_timing import Protocol
 
 
 class FakeTiming:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hwprofiles.runner import Protocol
+from hwprofiles.onnx_timing import Protocol
 
 #: a tiny mobile_cnn: 16 px, one block per stage, narrow
 TINY = {"mobile_cnn": {"resolutions": (16,), "widths": (0.5, 0.75), "stems": (8,), "heads": (64, 128),

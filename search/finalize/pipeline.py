@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwprofiles.onnx_timing import Protocol
 from hwprofiles.profile import Profile, append_measurements
-from hwprofiles.runner import Protocol
 from hwprofiles.store import LOCAL_DEVICE, open_profile
 from search.errors import SearchError
 from search.finalize.card import write_card

@@ -4,7 +4,7 @@ finalize can only time what runs here. For a device other than ``local`` it
 measures every variant on this host (the card says so) and also writes
 ``kit/`` in each finalized trial's folder: the variants' batch-1 ONNX files, a
 manifest with the device profile's timing protocol, and ``run_kit.py`` (a copy
-of ``hwprofiles/runner.py``: python3, numpy and onnxruntime only). On the
+of ``hwprofiles/onnx_timing.py``: python3, numpy and onnxruntime only). On the
 device ``python3 run_kit.py`` writes ``results.csv``; with it back in the kit
 folder, ``python -m search finalize --study NAME --import-measurements``
 puts the device's p50/p90/p99 beside each variant, ships again the fastest
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hwprofiles.kit import ENVIRONMENT, RESULTS, RUNNER, read_json_object, read_kit, write_kit
+from hwprofiles.onnx_timing import Protocol
 from hwprofiles.profile import append_measurements
-from hwprofiles.runner import Protocol
 from hwprofiles.store import LOCAL_DEVICE, SHIPPED_DIR, open_profile
 from search.errors import SearchError
 from search.files import sha256_file

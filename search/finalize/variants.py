@@ -1,7 +1,7 @@
 """Deployable variants of a trained model: ONNX export, int8 quantization, and what each measures.
 
 Every figure here is measured: latency with the device profile's protocol
-(``hwprofiles.runner``), throughput at a larger batch, peak memory, file size,
+(``hwprofiles.onnx_timing``), throughput at a larger batch, peak memory, file size,
 accuracy on the untouched test split *through ONNX Runtime* (the model that
 ships, not the torch one), the share of convolutions and matmuls the optimized
 int8 graph really runs in int8, and energy per inference from the host's RAPL
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from hwprofiles.onnx_timing import Protocol, make_session
 from hwprofiles.quantize import TRANSFORMER_OPS, quantize_int8
-from hwprofiles.runner import Protocol, make_session
 from hwprofiles.timing import timing_backend
 from spaces.export import export_onnx
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 
 from hwprofiles.errors import DeviceNotFoundError
 from hwprofiles.measure import ProfileRequest, profile_local
+from hwprofiles.onnx_timing import Protocol
 from hwprofiles.profile import Profile
-from hwprofiles.runner import Protocol
 from hwprofiles.store import LOCAL_DEVICE, open_profile
 
 __all__ = ["ensure_local_profile", "local_profile_request"]

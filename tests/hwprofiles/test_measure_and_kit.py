@@ -10,8 +10,8 @@ import pytest
 from hwprofiles.errors import ProfileError
 from hwprofiles.kit import import_csv, import_kit, make_kit
 from hwprofiles.measure import ProfileRequest, noise_floor_pct, profile_local
+from hwprofiles.onnx_timing import Protocol
 from hwprofiles.profile import load_profile
-from hwprofiles.runner import Protocol
 from hwprofiles.sampling import BalancedTrial, plan_architectures
 from spaces import NasError, create_space
 

@@ -8,8 +8,8 @@ import pytest
 
 from hwprofiles.errors import ProfileError
 from hwprofiles.measure import open_or_create
+from hwprofiles.onnx_timing import Protocol, latency_stats, time_callables
 from hwprofiles.profile import DeviceInfo, Profile, load_profile, save_profile
-from hwprofiles.runner import Protocol, latency_stats, time_callables
 from search.screening.local_profile import local_profile_request
 
 
