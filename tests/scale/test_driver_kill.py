@@ -23,7 +23,7 @@ from ..tiny import TINY
 DRIVER = """
 import json, sys
 from search.loop.driver import run_search
-from search.study.storage import RunSettings
+from search.study.settings import RunSettings
 kw = json.loads(sys.argv[1])
 run_search(RunSettings(**{**kw, "spaces": tuple(kw["spaces"])}))
 """
