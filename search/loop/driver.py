@@ -83,9 +83,9 @@ def _spaces(settings: RunSettings) -> dict[str, SearchSpace]:
 
 
 def _open_profile(settings: RunSettings, profile_progress) -> Profile:
-    if settings.device == LOCAL_DEVICE:
+    if settings.device == LOCAL_DEVICE:  # measured in the spaces as searched: their options included
         return ensure_local_profile(settings.spaces, settings.precision, settings.profile_count,
-                                    profile_progress)
+                                    profile_progress, settings.space_options)
     return open_profile(settings.device)
 
 
