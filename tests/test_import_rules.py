@@ -55,10 +55,6 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def _is_module(name: str, modules: set[str]) -> bool:
-    return name in modules
-
-
 def _resolve(node: ast.ImportFrom, source: str, is_package: bool) -> str:
     if not node.level:
         return node.module or ""

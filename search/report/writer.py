@@ -52,7 +52,7 @@ def _cards(handle: StudyHandle) -> list[dict[str, Any]]:
 def _pareto_plot(handle: StudyHandle, cards: list[dict]) -> bytes:
     plt, fig, ax = _figure()
     trials = handle.study.get_trials(deepcopy=False)
-    pruned = [TrialRecord.of(t) for t in trials if TrialRecord.of(t).status is TrialStatus.PRUNED]
+    pruned = [r for r in map(TrialRecord.of, trials) if r.status is TrialStatus.PRUNED]
     done = completed(handle.study)
     front = pareto_front(handle.study)
     if pruned:

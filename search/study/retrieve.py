@@ -143,8 +143,9 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
                                                  "config": cand.config.to_dict(),
                                                  "in_chans": in_chans, "num_classes": num_classes},
                                                 indent=1) + "\n")
+    stored = TrialRecord.of(trial)
     record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,
-              "values": trial.values, "user_attrs": TrialRecord.of(trial).attrs}
+              "values": trial.values, "user_attrs": stored.attrs}
     (out / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
     files = {"config": str(out / "config.json"), "trial": str(out / "trial.json")}
     final = (handle.study.user_attrs.get("final") or {}).get("cards", {}).get(str(number))
@@ -154,9 +155,9 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
             raise SearchError(f"trial {number}: the finalized folder {source} is missing")
         shutil.copytree(source, out / "final", dirs_exist_ok=True)
         files["final"] = str(out / "final")
-    if not TrialRecord.of(trial).checkpoint:
+    if not stored.checkpoint:
         log.warning("trial %d has no trained weights (status %s); wrote its architecture only", number,
-                    TrialRecord.of(trial).status)
+                    stored.status)
         return files
     cand, model = load_trained_model(handle, trial)
     torch.save(model.state_dict(), out / "weights.pt")
