@@ -36,7 +36,7 @@ def _train(model, data, resolution, epochs, seed, distill=None) -> tuple[float, 
     trainer = Trainer(model, data, resolution, TrainSettings(epochs=epochs, seed=seed), epochs,
                       distill=distill)
     val = trainer.train_until(epochs)
-    x, y = prepare_images(data.test, resolution, data.in_chans)
+    x, y = prepare_images(data.test, resolution, data.in_chans, data.normalization)
     return val, accuracy(model.cpu(), x, y), trainer.train_seconds
 
 

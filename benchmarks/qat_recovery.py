@@ -32,7 +32,7 @@ import numpy as np
 from search.finalize.qat import quantization_aware_finetune
 from search.finalize.variants import calibration_batches, export_variant, onnx_accuracy, quantize_variant
 from search.training.settings import TrainSettings
-from search.training.trainer import Trainer, prepare_images
+from search.training.trainer import Trainer, model_pixels
 from spaces import create_space
 
 from .common import mnist_on_one_thread, write_result
@@ -56,8 +56,9 @@ def _architectures(count: int) -> list[tuple]:
     return [(name, spaces[name], config) for name, config in out]
 
 
-def _quantized_accuracy(model, shape, folder: Path, name: str, calibration, transformer: bool, x, y) -> float:
-    files = export_variant(model, shape, folder, name)
+def _quantized_accuracy(model, shape, folder: Path, name: str, calibration, transformer: bool, x, y,
+                        normalization) -> float:
+    files = export_variant(model, shape, folder, name, normalization)
     return onnx_accuracy(quantize_variant(files, folder, calibration, transformer,
                                           name=f"{name}-int8").single, x, y)
 
@@ -76,9 +77,9 @@ def main() -> None:
         for i, (name, space, config) in enumerate(_architectures(args.models)):
             resolution = space.resolution(config)
             shape = space.input_shape(config, data.in_chans)
-            x_test, y_test = prepare_images(data.test, resolution, data.in_chans)
-            x_train, _ = prepare_images(data.train, resolution, data.in_chans)
-            calibration = calibration_batches(x_train)
+            x_test, y_test = model_pixels(data.test, resolution, data.in_chans), data.test.labels
+            calibration = calibration_batches(model_pixels(data.train, resolution, data.in_chans))
+            norm = data.normalization
             transformer = name == "sparse_vit"
             folder = Path(tmp) / f"m{i}"
             torch.manual_seed(i)
@@ -87,17 +88,19 @@ def main() -> None:
             Trainer(model, data, resolution,
                     TrainSettings(epochs=args.epochs, lr=lr, seed=i)).train_until(args.epochs)
             model.cpu().eval()
-            fp32 = onnx_accuracy(export_variant(model, shape, folder, "fp32").single, x_test, y_test)
-            ptq = _quantized_accuracy(model, shape, folder, "ptq", calibration, transformer, x_test, y_test)
+            fp32 = onnx_accuracy(export_variant(model, shape, folder, "fp32", norm).single, x_test, y_test)
+            ptq = _quantized_accuracy(model, shape, folder, "ptq", calibration, transformer, x_test, y_test,
+                                      norm)
             tuned = copy.deepcopy(model)
             quantization_aware_finetune(tuned, data, resolution, args.qat_epochs, lr / 10, i)
-            qat = _quantized_accuracy(tuned, shape, folder, "qat", calibration, transformer, x_test, y_test)
+            qat = _quantized_accuracy(tuned, shape, folder, "qat", calibration, transformer, x_test, y_test,
+                                      norm)
             control = copy.deepcopy(model)
             Trainer(control, data, resolution, TrainSettings(epochs=args.qat_epochs, lr=lr / 10, seed=i),
                     args.qat_epochs).train_until(args.qat_epochs)
             control.cpu().eval()
             ctl = _quantized_accuracy(control, shape, folder, "control", calibration, transformer, x_test,
-                                      y_test)
+                                      y_test, norm)
             row = {"space": name, "arch": config.arch_str, "fp32": fp32, "ptq_int8": ptq, "qat_int8": qat,
                    "control_int8": ctl, "ptq_drop_points": (fp32 - ptq) * 100,
                    "qat_drop_points": (fp32 - qat) * 100,

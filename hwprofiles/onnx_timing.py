@@ -169,6 +169,15 @@ def make_session(path: str, provider: str = "cpu", threads: int | None = 1):
     return ort.InferenceSession(path, sess_options=options, providers=providers)
 
 
+def random_feed(session, shape: tuple[int, ...], seed: int = 0) -> dict:
+    """A random input for ``session``: pixels for a model that takes uint8, else standard normal floats."""
+    first = session.get_inputs()[0]
+    rng = np.random.default_rng(seed)
+    if first.type == "tensor(uint8)":
+        return {first.name: rng.integers(0, 256, shape, dtype=np.uint8)}
+    return {first.name: rng.standard_normal(shape).astype(np.float32)}
+
+
 def time_interleaved(models: list[tuple[str, tuple[int, ...]]], protocol: Protocol, provider: str = "cpu",
                      threads: int | None = 1, seed: int = 0) -> list[dict]:
     """Time several ONNX models ``(path, input_shape with batch)`` on random input, their rounds interleaved.
@@ -177,10 +186,9 @@ def time_interleaved(models: list[tuple[str, tuple[int, ...]]], protocol: Protoc
     """
     runs, extra = [], []
     for path, shape in models:
-        feed_data = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
         with PeakMemory() as memory:
             session = make_session(path, provider, threads)
-            feed = {session.get_inputs()[0].name: feed_data}
+            feed = random_feed(session, shape, seed)
             session.run(None, feed)
         runs.append((lambda s, f: lambda: s.run(None, f))(session, feed))
         extra.append({"model_bytes": os.path.getsize(path), "peak_memory_bytes": memory.bytes})

@@ -24,7 +24,9 @@ class _Batches:
     """onnxruntime's CalibrationDataReader protocol over a list of arrays."""
 
     def __init__(self, input_name: str, batches: Iterable[np.ndarray]):
-        self._it = iter([{input_name: np.ascontiguousarray(b, dtype=np.float32)} for b in batches])
+        # uint8 pixels stay uint8 (a model that takes raw pixels); anything else is fed as float32
+        self._it = iter([{input_name: np.ascontiguousarray(b, dtype=b.dtype if b.dtype == np.uint8
+                                                            else np.float32)} for b in batches])
 
     def get_next(self):
         return next(self._it, None)

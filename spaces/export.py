@@ -16,8 +16,9 @@ OPSET = 18
 log = logging.getLogger(__name__)
 
 
-def export_onnx(model: Any, input_shape: tuple[int, ...], path: str | Path, batch: int = 1) -> Path:
-    """Export ``model`` (eval mode, fp32) for inputs of ``(batch, *input_shape)``.
+def export_onnx(model: Any, input_shape: tuple[int, ...], path: str | Path, batch: int = 1,
+                input_dtype: str = "float32") -> Path:
+    """Export ``model`` (eval mode, fp32) for ``input_dtype`` inputs of ``(batch, *input_shape)``.
 
     Uses the dynamo exporter (the legacy one is deprecated) with the weights
     inside the file, so one ``.onnx`` file is the whole model.
@@ -28,7 +29,7 @@ def export_onnx(model: Any, input_shape: tuple[int, ...], path: str | Path, batc
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    x = torch.zeros((batch, *input_shape), dtype=torch.float32)
+    x = torch.zeros((batch, *input_shape), dtype=getattr(torch, input_dtype))
     # the dynamo exporter prints progress lines and warnings on stdout; keep them in the log
     sink = io.StringIO()
     try:

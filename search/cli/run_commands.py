@@ -45,6 +45,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="evaluations at once, as Ray tasks (1: in this "
                         "process; default: CPU count, at most 8)")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--job-timeout", type=float, default=RUN.job_timeout_s, metavar="SECONDS",
+                   help="fail (and retry once) a training job that runs longer (default: 10 x the slowest "
+                        "seconds per epoch measured so far x its epochs, at least 300 s)")
     p.add_argument("--epochs", type=int, default=RUN.epochs,
                    help=f"training epochs of a trial that reaches the last rung (default {RUN.epochs})")
     p.add_argument("--halving-rate", type=float, default=RUN.halving_rate,
@@ -86,7 +89,8 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         generation=args.generation, population=args.population, sampler=args.sampler,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         study=args.study, storage=args.storage,
-        runs_dir=args.runs_dir, ray_address=args.ray_address, profile_count=args.profile_count,
+        runs_dir=args.runs_dir, ray_address=args.ray_address, job_timeout_s=args.job_timeout,
+        profile_count=args.profile_count,
         predictor_rows=args.predictor_rows, finalize=not args.no_finalize,
         time_candidates=not args.no_candidate_timing)
 
@@ -145,6 +149,10 @@ def _add_finalize_args(p: argparse.ArgumentParser) -> None:
                         f"lowrank (default {','.join(FINAL.compress)})")
     p.add_argument("--calibration", default=FINAL.calibration,
                    help=f"int8 calibration: minmax, percentile or entropy (default {FINAL.calibration})")
+    p.add_argument("--calibration-images", type=positive_int, default=FINAL.calibration_images,
+                   help=f"training images int8 calibration sees (default {FINAL.calibration_images})")
+    p.add_argument("--teacher-resolution", type=positive_int, default=FINAL.teacher_resolution,
+                   help="input side of a timm teacher (default: the study's most accurate trial's)")
     p.add_argument("--qat", default=FINAL.qat,
                    help="quantization-aware fine-tuning: auto (when int8 loses more "
                         f"than the tolerance), always, never (default {FINAL.qat})")
@@ -181,8 +189,9 @@ def _finalize(settings: FinalizeSettings) -> int:
     print(f"finalized {len(out['models'])} model(s) of study {out['study']} in {out['final']} "
           f"(measured on {out['measured_on']})")
     for m in out["models"]:
-        print(f"  trial {m.trial}: shipped {m.variant}, test {m.test_accuracy * 100:.2f}%, measured p50 "
-              f"{m.p50_ms:.4g} ms -> {out['final']}/trial-{m.trial:05d}/MODEL_CARD.md")
+        print(f"  trial {m.trial}: shipped {m.variant} (chosen on validation, {m.val_accuracy * 100:.2f}%), "
+              f"test {m.test_accuracy * 100:.2f}%, measured p50 {m.p50_ms:.4g} ms "
+              f"-> {out['final']}/trial-{m.trial:05d}/MODEL_CARD.md")
     print(f"  fallback ladder: {out['ladder']}")
     return 0
 
@@ -193,7 +202,9 @@ def _cmd_finalize(args: argparse.Namespace) -> int:
     return _finalize(FinalizeSettings(study=args.study, storage=args.storage, runs_dir=args.runs_dir,
                                       top=args.top, teacher=args.teacher, epochs=args.epochs,
                                       compress=comma_list(args.compress), calibration=args.calibration,
-                                      qat=args.qat, seed=args.seed))
+                                      calibration_images=args.calibration_images,
+                                      teacher_resolution=args.teacher_resolution, qat=args.qat,
+                                      seed=args.seed))
 
 
 RUN_COMMANDS = {

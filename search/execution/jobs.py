@@ -42,6 +42,12 @@ class EvalJob:
     resume_sha256: str | None = None
     save: str | None = None  # where to write this rung's checkpoint
     cost: float = 0.0  # expected relative cost (FLOPs), to start the longest jobs first
+    from_epoch: int = 0  # where the previous rung left it
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs this job trains."""
+        return max(1, self.epochs - self.from_epoch)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class JobResult:
     error: str | None = None
     worker: str = ""
     node: str | None = None  # the Ray node it ran on
+    normalization: dict | None = None  # the training split's statistics the model trained with
 
     @property
     def ok(self) -> bool:
@@ -96,7 +103,8 @@ def _train(job: EvalJob, evaluator: TrainingEvaluator, space: Any, config: Any) 
         os.replace(partial, path)  # a reader never sees half a checkpoint
         checkpoint, digest = str(path), sha256_file(path)
     return JobResult(job.trial, result.epochs, result.val_accuracy, None, session.trainer.train_seconds,
-                     result.history, checkpoint, digest, worker=worker_name())
+                     result.history, checkpoint, digest, worker=worker_name(),
+                     normalization=session.trainer.normalization.to_dict())
 
 
 def execute_job(job: EvalJob, evaluator: Evaluator) -> JobResult:

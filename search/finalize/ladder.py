@@ -1,8 +1,9 @@
 """The fallback ladder: finalized models of one study as a family a service can switch between.
 
-``ladder.json`` lists each shipped model with its measured latency and test
-accuracy. Under load a service asks for the most accurate model that fits a
-tighter budget::
+``ladder.json`` lists each shipped model with its measured latency, its
+validation accuracy (what the ladder chooses by) and its test accuracy (measured
+once, reported). Under load a service asks for the most accurate model that fits
+a tighter budget::
 
     from search.finalize.ladder import load_ladder, select
     ladder = load_ladder("runs/STUDY/final/ladder.json")
@@ -20,7 +21,7 @@ from pathlib import Path
 
 __all__ = ["LadderEntry", "write_ladder", "load_ladder", "select"]
 
-LADDER_VERSION = 1
+LADDER_VERSION = 2  # 2: val_accuracy, and select() chooses by it
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,14 @@ class LadderEntry:
     path: str  # relative to the ladder file
     p50_ms: float
     p90_ms: float
+    val_accuracy: float
     test_accuracy: float
     arch_str: str
 
 
 def write_ladder(path: str | Path, entries: list[LadderEntry], device: str, budget_ms: float) -> Path:
     path = Path(path)
-    ordered = sorted(entries, key=lambda e: (e.p50_ms, -e.test_accuracy))
+    ordered = sorted(entries, key=lambda e: (e.p50_ms, -e.val_accuracy))
     payload = {"version": LADDER_VERSION, "device": device, "budget_ms": budget_ms,
                "latency_statistic": "p50 at batch 1, measured", "models": [asdict(e) for e in ordered]}
     path.write_text(json.dumps(payload, indent=1) + "\n")
@@ -59,6 +61,7 @@ def load_ladder(path: str | Path) -> list[LadderEntry]:
 
 
 def select(ladder: list[LadderEntry], budget_ms: float, statistic: str = "p50_ms") -> LadderEntry | None:
-    """The most accurate model whose measured ``statistic`` (p50_ms or p90_ms) is within ``budget_ms``."""
+    """The model most accurate on validation whose measured ``statistic`` (p50_ms or p90_ms) is within
+    ``budget_ms``."""
     fitting = [e for e in ladder if getattr(e, statistic) <= budget_ms]
-    return max(fitting, key=lambda e: (e.test_accuracy, -e.p50_ms), default=None)
+    return max(fitting, key=lambda e: (e.val_accuracy, -e.p50_ms), default=None)

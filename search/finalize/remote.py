@@ -145,7 +145,8 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
         path = "model.int8.onnx" if "model.int8.onnx" in card["files"] else "model.onnx"
         ladder.append(LadderEntry(int(trial), card["shipped"], f"{folder.name}/{path}",
                                   shipped["device"]["p50_ms"], shipped["device"]["p90_ms"],
-                                  shipped["test_accuracy"], card["architecture"]["arch_str"]))
+                                  shipped["val_accuracy"], shipped["test_accuracy"],
+                                  card["architecture"]["arch_str"]))
         measured.append({"trial": int(trial), "shipped": card["shipped"],
                          "device_p50_ms": shipped["device"]["p50_ms"], "card": str(folder / "MODEL_CARD.md")})
     ladder_path = None

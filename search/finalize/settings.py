@@ -24,6 +24,8 @@ class FinalizeSettings:
     epochs: int = 4
     compress: tuple[str, ...] = ("distill", "quantize")
     calibration: str = "minmax"
+    calibration_images: int = 128  # training images int8 calibration sees
+    teacher_resolution: int | None = None  # a timm teacher's input side; None: the study's best trial's
     alpha: float = 0.7
     temperature: float = 4.0
     tolerance: float = 0.01
@@ -35,7 +37,8 @@ class FinalizeSettings:
         for name in self.compress:
             if name not in COMPRESSIONS:
                 raise UnknownNameError("compression", name, COMPRESSIONS)
-        for name in ("top", "epochs"):
+        for name in ("top", "epochs", "calibration_images") + (
+                ("teacher_resolution",) if self.teacher_resolution is not None else ()):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SearchError(f"--{name} must be a positive integer, got {value!r}")

@@ -1,11 +1,14 @@
 """Deployable variants of a trained model: ONNX export, int8 quantization, and what each measures.
 
-Every figure here is measured: latency with the device profile's protocol
-(``hwprofiles.onnx_timing``), throughput at a larger batch, peak memory, file size,
-accuracy on the untouched test split *through ONNX Runtime* (the model that
-ships, not the torch one), the share of convolutions and matmuls the optimized
-int8 graph really runs in int8, and energy per inference from the host's RAPL
-counters where they are readable (otherwise an estimate, labelled as such).
+Every variant file takes raw uint8 pixels: its graph starts with the
+standardisation training used (``search.training.standardise.PixelInput``), so
+what is timed is what a service runs. Every figure here is measured: latency
+with the device profile's protocol (``hwprofiles.onnx_timing``), throughput at a
+larger batch, peak memory, file size, accuracy *through ONNX Runtime* (the model
+that ships, not the torch one) on the split it is asked for, the share of
+convolutions and matmuls the optimized int8 graph really runs in int8, and
+energy per inference from the host's RAPL counters where they are readable
+(otherwise an estimate, labelled as such).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from hwprofiles.onnx_timing import Protocol, make_session
+from hwprofiles.onnx_timing import Protocol, make_session, random_feed
 from hwprofiles.quantize import TRANSFORMER_OPS, quantize_int8
 from hwprofiles.timing import timing_backend
+from search.pixels import Normalization
 from spaces.export import export_onnx
 
 __all__ = ["VariantFiles", "export_variant", "quantize_variant", "int8_op_share", "onnx_accuracy",
@@ -44,18 +48,23 @@ class VariantFiles:
     batched: Path  # batch THROUGHPUT_BATCH
 
 
-def export_variant(model: Any, input_shape: tuple[int, int, int], folder: Path, name: str) -> VariantFiles:
+def export_variant(model: Any, input_shape: tuple[int, int, int], folder: Path, name: str,
+                   normalization: Normalization) -> VariantFiles:
+    """``model`` behind its preprocessing, as ONNX files that take uint8 pixels (batch 1 and batched)."""
+    from search.training.standardise import PixelInput
+
     folder.mkdir(parents=True, exist_ok=True)
-    model = model.eval().cpu()
-    single = export_onnx(model, input_shape, folder / f"{name}.onnx", batch=1)
-    batched = export_onnx(model, input_shape, folder / f"{name}.b{THROUGHPUT_BATCH}.onnx",
-                          batch=THROUGHPUT_BATCH)
+    wrapped = PixelInput(model.eval().cpu(), normalization).eval()
+    single = export_onnx(wrapped, input_shape, folder / f"{name}.onnx", batch=1, input_dtype="uint8")
+    batched = export_onnx(wrapped, input_shape, folder / f"{name}.b{THROUGHPUT_BATCH}.onnx",
+                          batch=THROUGHPUT_BATCH, input_dtype="uint8")
     return VariantFiles(name, single, batched)
 
 
-def calibration_batches(images, batches: int = 16, batch: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """Real training images (normalized as in training) for static int8 calibration."""
-    x = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+def calibration_batches(pixels: np.ndarray, batches: int = 16, batch: int = 8, seed: int = 0
+                        ) -> list[np.ndarray]:
+    """Real training images (uint8 pixels, as the files take them) for static int8 calibration."""
+    x = np.asarray(pixels)
     idx = np.random.default_rng(seed).permutation(len(x))[:batches * batch]
     return [x[idx[i:i + batch]] for i in range(0, len(idx), batch)]
 
@@ -88,17 +97,15 @@ def int8_op_share(path: Path, threads: int = 1) -> dict[str, int]:
     return {"int8": sum(k in _INT8_KINDS for k in kinds), "float": sum(k in _FLOAT_KINDS for k in kinds)}
 
 
-def onnx_accuracy(path: Path, images, labels, threads: int = 1) -> float:
-    """Top-1 accuracy of the batch-1 ONNX model over the test split."""
+def onnx_accuracy(path: Path, pixels: np.ndarray, labels: np.ndarray, threads: int = 1) -> float:
+    """Top-1 accuracy of the batch-1 ONNX model on uint8 ``pixels`` (one image at a time, as it ships)."""
     session = make_session(str(path), "cpu", threads)
     name = session.get_inputs()[0].name
-    x = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    y = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
     correct = 0
-    for i in range(len(y)):
-        logits = session.run(None, {name: x[i:i + 1].astype(np.float32)})[0]
-        correct += int(logits.argmax() == y[i])
-    return correct / max(1, len(y))
+    for i in range(len(labels)):
+        logits = session.run(None, {name: pixels[i:i + 1]})[0]
+        correct += int(logits.argmax() == labels[i])
+    return correct / max(1, len(labels))
 
 
 def _read_rapl() -> int | None:
@@ -115,8 +122,7 @@ def _energy_mj(path: Path, input_shape: tuple, p50_ms: float, threads: int) -> d
                 f"estimate: p50 x {ASSUMED_WATTS_PER_CORE:g} W per busy core (no readable energy counter on "
                 f"this host)"}
     session = make_session(str(path), "cpu", threads)
-    feed = {session.get_inputs()[0].name:
-            np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)}
+    feed = random_feed(session, input_shape)
     runs, start = 0, time.perf_counter()
     before = _read_rapl()
     while time.perf_counter() - start < 1.0:

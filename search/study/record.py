@@ -101,6 +101,7 @@ class TrialRecord:
     worker = _Attribute("host and pid of the worker that last ran it")
     ray_node = _Attribute("the Ray node that last ran it")
     retried = _Attribute("why its rung was tried a second time")
+    normalization = _Attribute("mean and std per channel (of pixel / 255) of the training split it used")
 
     def __init__(self, attrs: Mapping[str, Any], write: Callable[[str, Any], None] | None = None):
         self.attrs = dict(attrs)

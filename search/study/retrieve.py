@@ -20,16 +20,18 @@ from optuna.trial import FrozenTrial
 
 from search.errors import SearchError
 from search.files import sha256_file
+from search.pixels import Normalization, input_contract
 from search.study.candidates import Candidate, rebuild_candidate
 from search.study.pareto import pareto_front
 from search.study.record import TrialRecord
 from search.study.storage import StudyHandle
+from search.training.datasets import ImageData
 from search.training.trainer import accuracy, prepare_images
 from spaces import create_space
 from spaces.export import export_onnx
 
 __all__ = ["pareto_front", "find_trial", "trial_candidate", "load_trained_model", "export_trial",
-           "evaluate_on_test"]
+           "evaluate_on_test", "trial_normalization", "load_exported_input"]
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +123,35 @@ def load_exported_model(folder: str | Path):
     return space, config, model.eval()
 
 
-def evaluate_on_test(handle: StudyHandle, trial: FrozenTrial, data) -> float:
+def trial_normalization(handle: StudyHandle, trial: FrozenTrial, data: ImageData | None = None
+                        ) -> Normalization | None:
+    """The statistics ``trial`` trained with: its record's (the study's for a study that predates them);
+    with ``data``, checked against the statistics of its training split."""
+    stored = (TrialRecord.of(trial).normalization
+              or (handle.study.user_attrs.get("data") or {}).get("normalization"))
+    if data is None:
+        return None if stored is None else Normalization.from_dict(stored)
+    if stored is not None and Normalization.from_dict(stored) != data.normalization:
+        raise SearchError(f"trial {trial.number} trained with training-split statistics {stored}, but "
+                          f"the {data.name} data here gives {data.normalization.to_dict()}: the dataset "
+                          "is not the one the study searched on")
+    return data.normalization
+
+
+def load_exported_input(folder: str | Path) -> dict | None:
+    """The input contract an exported model's ``config.json`` states (None for an export that predates it)."""
+    try:
+        contract = json.loads((Path(folder) / "config.json").read_text()).get("input")
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
+        raise SearchError(f"{folder}/config.json: unreadable ({exc})") from None
+    return contract if isinstance(contract, dict) else None
+
+
+def evaluate_on_test(handle: StudyHandle, trial: FrozenTrial, data: ImageData) -> float:
     """Accuracy of the trained trial on the dataset's untouched test split."""
     cand, model = load_trained_model(handle, trial)
-    x, y = prepare_images(data.test, cand.space.resolution(cand.config), data.in_chans)
+    x, y = prepare_images(data.test, cand.space.resolution(cand.config), data.in_chans,
+                          trial_normalization(handle, trial, data))
     return accuracy(model, x, y)
 
 
@@ -138,11 +165,16 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
     cand = trial_candidate(handle, trial)
     in_chans, num_classes = _data_shape(handle)
     options = (handle.settings.get("space_options") or {}).get(cand.space.name, {})
-    (out / "config.json").write_text(json.dumps({"space": cand.space.name, "space_options": options,
-                                                 "arch_str": cand.config.arch_str,
-                                                 "config": cand.config.to_dict(),
-                                                 "in_chans": in_chans, "num_classes": num_classes},
-                                                indent=1) + "\n")
+    normalization = trial_normalization(handle, trial)
+    config = {"space": cand.space.name, "space_options": options, "arch_str": cand.config.arch_str,
+              "config": cand.config.to_dict(), "in_chans": in_chans, "num_classes": num_classes}
+    if normalization is not None:
+        data = handle.study.user_attrs.get("data") or {}
+        resolution = cand.space.resolution(cand.config)
+        config["input"] = input_contract(in_chans, int(data.get("native_size", resolution)), resolution,
+                                         normalization, data.get("class_names")
+                                         or [str(i) for i in range(num_classes)])
+    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     stored = TrialRecord.of(trial)
     record = {"study": handle.name, "trial": trial.number, "state": trial.state.name, "params": trial.params,
               "values": trial.values, "user_attrs": stored.attrs}
@@ -161,17 +193,34 @@ def export_trial(handle: StudyHandle, number: int, out: str | Path) -> dict[str,
         return files
     cand, model = load_trained_model(handle, trial)
     torch.save(model.state_dict(), out / "weights.pt")
+    files["weights"] = str(out / "weights.pt")
+    if normalization is None:
+        log.warning("trial %d recorded no training-split statistics (its study predates them): model.onnx "
+                    "is not written, since its preprocessing is unknown", number)
+        return files
     shape = cand.space.input_shape(cand.config, in_chans)
-    onnx_path = export_onnx(model, shape, out / "model.onnx")
-    import onnxruntime as ort
+    max_diff = _export_checked(model, shape, normalization, out / "model.onnx", number)
+    files.update(onnx=str(out / "model.onnx"), onnx_max_abs_diff=max_diff)
+    return files
 
-    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+
+def _export_checked(model, shape: tuple[int, ...], normalization: Normalization, path: Path,
+                    number: int) -> float:
+    """Export ``model`` behind its preprocessing (uint8 pixels in) and check ONNX Runtime agrees with
+    torch on random pixels; the largest difference."""
+    import onnxruntime as ort
+    import torch
+
+    from search.training.standardise import PixelInput
+
+    wrapped = PixelInput(model, normalization).eval()
+    export_onnx(wrapped, shape, path, input_dtype="uint8")
+    x = torch.randint(0, 256, (1, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = model(x).numpy()
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        expected = wrapped(x).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     max_diff = float(np.abs(got - expected).max())
     if max_diff > 1e-3 * max(1.0, float(np.abs(expected).max())):
         raise SearchError(f"trial {number}: the ONNX model differs from torch by {max_diff:.3g}")
-    files.update(weights=str(out / "weights.pt"), onnx=str(onnx_path), onnx_max_abs_diff=max_diff)
-    return files
+    return max_diff

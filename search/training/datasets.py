@@ -14,6 +14,8 @@ the search.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gzip
 import io
 import logging
@@ -24,17 +26,25 @@ from pathlib import Path
 import numpy as np
 
 from search.errors import SearchError
+from search.pixels import Normalization
 from spaces import UnknownNameError
 
-__all__ = ["ImageData", "Split", "DATASETS", "load_dataset", "DatasetError"]
+__all__ = ["ImageData", "Split", "DATASETS", "load_dataset", "DatasetError", "SealedSplitError"]
 
 log = logging.getLogger(__name__)
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 class DatasetError(SearchError):
     """A dataset is missing or malformed; the message says what is expected where."""
+
+
+class SealedSplitError(SearchError):
+    """The test split was read while choices were still being made."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,20 @@ class Split:
         return len(self.labels)
 
 
+class _SealedSplit:
+    """A split no one may read yet: finalize makes every choice with the test split sealed."""
+
+    def __init__(self, size: int):
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getattr__(self, name: str):
+        raise SealedSplitError(f"the test split was read ({name}) before every choice was made: choices are "
+                               "made on the validation split, the test split is evaluated once at the end")
+
+
 @dataclass(frozen=True)
 class ImageData:
     name: str
@@ -54,6 +78,7 @@ class ImageData:
     test: Split
     num_classes: int
     flip: bool  # horizontal flips are a valid augmentation (not for digits)
+    class_names: tuple[str, ...] = ()  # the dataset's own names, where it has them
 
     @property
     def in_chans(self) -> int:
@@ -62,6 +87,22 @@ class ImageData:
     @property
     def native_size(self) -> int:
         return int(self.train.images.shape[2])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """A name per class: the dataset's, else the class index."""
+        return self.class_names or tuple(str(i) for i in range(self.num_classes))
+
+    @functools.cached_property
+    def normalization(self) -> Normalization:
+        """Statistics of the training split alone; every split is standardised with them."""
+        return Normalization.of(self.train.images)
+
+    def with_sealed_test(self) -> ImageData:
+        """This data with a test split that raises ``SealedSplitError`` when read."""
+        sealed = dataclasses.replace(self, test=_SealedSplit(len(self.test)))
+        sealed.__dict__["normalization"] = self.normalization
+        return sealed
 
 
 def _stratified_split(images: np.ndarray, labels: np.ndarray, fractions: tuple[float, ...], seed: int
@@ -169,7 +210,7 @@ def _cifar10(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
     return train, _cifar_batch(folder / "test_batch")
 
 
-def _image_folder(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _image_folder(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -188,7 +229,7 @@ def _image_folder(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, int]
             except (UnidentifiedImageError, OSError) as exc:
                 raise DatasetError(f"{path}: unreadable image ({exc})") from None
             labels.append(label)
-    return np.stack(images), np.asarray(labels, dtype=np.int64), len(classes)
+    return np.stack(images), np.asarray(labels, dtype=np.int64), classes
 
 
 def load_dataset(name: str, root: str | Path | None = None, seed: int = 0, image_size: int = 32) -> ImageData:
@@ -203,6 +244,7 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0, image
         if not folder.is_dir():
             raise DatasetError(f"{folder}: no such folder (dataset {name!r})")
     flip = name in ("cifar10", "imagefolder")
+    names = {"fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES}.get(name, ())
     if name == "digits":
         images, labels = _digits()
         train, val, test = _stratified_split(images, labels, (0.6, 0.2, 0.2), seed)
@@ -218,9 +260,9 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0, image
         train, val = _stratified_split(*train_set, (0.9, 0.1), seed)
         test = Split(*test_set)
     else:
-        images, labels, _ = _image_folder(folder, image_size)
+        images, labels, names = _image_folder(folder, image_size)
         train, val, test = _stratified_split(images, labels, (0.6, 0.2, 0.2), seed)
     num_classes = int(max(train.labels.max(), val.labels.max(), test.labels.max()) + 1)
     log.info("dataset %s: %d train, %d val, %d test, %d classes", name, len(train), len(val), len(test),
              num_classes)
-    return ImageData(name, train, val, test, num_classes, flip)
+    return ImageData(name, train, val, test, num_classes, flip, tuple(names))

@@ -16,28 +16,30 @@ import time
 import numpy as np
 
 from search.errors import SearchError
+from search.pixels import Normalization, to_model_input
 from search.training.datasets import ImageData, Split
 from search.training.distillation import Distillation
 from search.training.settings import TrainingError, TrainSettings
 
-__all__ = ["Trainer", "prepare_images", "accuracy", "resolve_device"]
+__all__ = ["Trainer", "prepare_images", "model_pixels", "accuracy", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
 
-def prepare_images(split: Split, resolution: int, in_chans: int):
-    """uint8 (N, C, H, W) -> normalized float tensor at ``resolution`` (done once, not per batch)."""
-    import torch
-    import torch.nn.functional as F
+def model_pixels(split: Split, resolution: int, in_chans: int) -> np.ndarray:
+    """uint8 ``(N, C, R, R)``: the split as a shipped model file takes it (``search.pixels``)."""
+    return to_model_input(split.images, in_chans, split.images.shape[2], resolution)
 
-    x = torch.from_numpy(np.ascontiguousarray(split.images)).float().div_(255.0)
-    if x.shape[1] != in_chans:
-        x = x.expand(-1, in_chans, -1, -1) if x.shape[1] == 1 else x[:, :in_chans]
-    if x.shape[-1] != resolution or x.shape[-2] != resolution:
-        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
-    mean = x.mean(dim=(0, 2, 3), keepdim=True)
-    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
-    return ((x - mean) / std).contiguous(), torch.from_numpy(split.labels)
+
+def prepare_images(split: Split, resolution: int, in_chans: int, normalization: Normalization):
+    """The split as the torch model takes it, standardised with the training split's statistics
+    (done once, not per batch); and its labels."""
+    import torch
+
+    from search.training.standardise import standardise
+
+    pixels = torch.from_numpy(model_pixels(split, resolution, in_chans))
+    return standardise(pixels, normalization).contiguous(), torch.from_numpy(split.labels)
 
 
 def _augment(x, generator, flip: bool):
@@ -100,10 +102,11 @@ class Trainer:
         if distill is not None:
             distill.teacher.to(self.device).eval()
         self.generator = torch.Generator().manual_seed(settings.seed)
-        self.x_train, self.y_train = (t.to(self.device)
-                                      for t in prepare_images(data.train, resolution, data.in_chans))
-        self.x_val, self.y_val = (t.to(self.device)
-                                  for t in prepare_images(data.val, resolution, data.in_chans))
+        self.normalization = data.normalization
+        self.x_train, self.y_train = (t.to(self.device) for t in prepare_images(
+            data.train, resolution, data.in_chans, self.normalization))
+        self.x_val, self.y_val = (t.to(self.device) for t in prepare_images(
+            data.val, resolution, data.in_chans, self.normalization))
         self.max_epochs = max(max_epochs or settings.epochs, 1)
         steps_per_epoch = math.ceil(len(self.y_train) / settings.batch_size)
         self.total_steps = steps_per_epoch * self.max_epochs

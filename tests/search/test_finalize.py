@@ -28,7 +28,7 @@ from ..tiny import TINY
 
 
 def _row(acc, p50):
-    return {"test_accuracy": acc, "p50_ms": p50}
+    return {"val_accuracy": acc, "p50_ms": p50}
 
 
 def test_ship_the_fastest_variant_within_a_point_of_the_best():
@@ -49,15 +49,23 @@ def test_a_variant_within_budget_beats_a_faster_one_only_if_accurate_enough():
     assert choose_variant(rows, 0.01, budget_ms=2.0)[0] == "int8"
 
 
+def test_the_choice_reads_no_test_figure():
+    """A test accuracy beside each row changes nothing: the choice is made on validation."""
+    rows = {"fp32": _row(0.95, 1.0), "int8": _row(0.90, 0.5)}
+    honest = choose_variant(rows, 0.01, budget_ms=2.0)
+    rows["int8"]["test_accuracy"], rows["fp32"]["test_accuracy"] = 0.99, 0.5
+    assert choose_variant(rows, 0.01, budget_ms=2.0) == honest
+
+
 def test_ladder_selects_the_most_accurate_model_that_fits(tmp_path):
-    entries = [LadderEntry(1, "fp32", "a/model.onnx", 1.0, 1.2, 0.90, "a"),
-               LadderEntry(2, "int8", "b/model.int8.onnx", 2.0, 2.5, 0.95, "b")]
+    entries = [LadderEntry(1, "fp32", "a/model.onnx", 1.0, 1.2, 0.90, 0.99, "a"),
+               LadderEntry(2, "int8", "b/model.int8.onnx", 2.0, 2.5, 0.95, 0.10, "b")]
     ladder = load_ladder(write_ladder(tmp_path / "ladder.json", entries, "local", 3.0))
     assert select(ladder, 3.0).trial == 2
     assert select(ladder, 1.5).trial == 1
     assert select(ladder, 2.2, statistic="p90_ms").trial == 1
     assert select(ladder, 0.5) is None
-    (tmp_path / "evil.json").write_text(json.dumps({"version": 1, "models": [
+    (tmp_path / "evil.json").write_text(json.dumps({"version": 2, "models": [
         {**entries[0].__dict__, "path": "../../etc/passwd"}]}))
     with pytest.raises(ValueError, match="leaves"):
         load_ladder(tmp_path / "evil.json")
@@ -110,7 +118,8 @@ def test_every_variant_is_built_measured_and_described(finalized):
     card = finalized.card
     assert set(card["variants"]) == ALL_VARIANTS
     for variant in card["variants"].values():
-        assert 0 <= variant["test_accuracy"] <= 1 and variant["p99_ms"] >= variant["p50_ms"] > 0
+        assert 0 <= variant["test_accuracy"] <= 1 and 0 <= variant["val_accuracy"] <= 1
+        assert variant["p99_ms"] >= variant["p50_ms"] > 0
         assert variant["throughput_per_s"] > 0 and variant["file_bytes"] > 0 and "energy_source" in variant
     assert card["variants"]["int8"]["file_bytes"] < card["variants"]["fp32"]["file_bytes"]
     assert card["variants"]["int8"]["int8_ops"]["int8"] > 0
@@ -126,7 +135,8 @@ def test_quantization_aware_fine_tuning_runs_when_asked_and_the_card_says_what_i
     card = finalized.card
     assert card["variants"]["int8-qat"]["int8_ops"]["int8"] > 0
     assert any("quantization-aware" in n for n in card["notes"])
-    assert card["variants"]["int8"]["calibration"] == "minmax, 128 training images"
+    assert card["variants"]["int8"]["calibration"] == {"method": "minmax", "images": 128,
+                                                       "from": "the training split"}
 
 
 def test_the_shipped_variant_and_its_files_are_what_the_card_says(finalized):

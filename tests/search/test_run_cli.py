@@ -10,6 +10,11 @@ import pytest
 import torch
 
 from search.cli.main import main
+from search.pixels import Normalization
+from search.study.retrieve import find_trial, load_trained_model
+from search.study.storage import load_study
+from search.training.datasets import load_dataset
+from search.training.trainer import model_pixels, prepare_images
 
 from ..tiny import TINY
 
@@ -79,9 +84,19 @@ def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
     assert config["arch_str"] == outcome.best["arch_str"]
     state = torch.load(out / "weights.pt", weights_only=True)
     assert state  # real trained weights, loadable without unpickling code
+    # raw pixels in: the file standardises with the training split's statistics, as training did
+    data = load_dataset("digits", seed=0)
+    assert config["input"]["dtype"] == "uint8" and config["input"]["native_size"] == 8
+    assert Normalization.from_dict(config["input"]["normalization"]) == data.normalization
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).standard_normal((1, 1, 16, 16)).astype(np.float32)
-    assert session.run(None, {session.get_inputs()[0].name: x})[0].shape == (1, 10)
+    pixels = model_pixels(data.val, 16, 1)[:1]
+    x, _ = prepare_images(data.val, 16, 1, data.normalization)
+    handle = load_study("e", None, tmp_path / "runs")
+    _, model = load_trained_model(handle, find_trial(handle, trial))
+    with torch.no_grad():
+        expected = model(x[:1]).numpy()
+    got = session.run(None, {session.get_inputs()[0].name: pixels})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
     # a tampered checkpoint is refused
     checkpoint = tmp_path / "runs" / "e" / outcome.best["checkpoint"]
     checkpoint.write_bytes(checkpoint.read_bytes() + b"x")
