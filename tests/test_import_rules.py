@@ -21,7 +21,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 PACKAGES = ("search", "hwprofiles", "predictors", "spaces")
 ALLOWED = {"search": {"hwprofiles", "predictors", "spaces"}, "hwprofiles": {"spaces"},
            "predictors": {"spaces"}, "spaces": set()}
-ROOMS = ("training", "execution", "study", "screening", "loop", "finalize", "report", "cli")
+ROOMS = ("training", "execution", "study", "screening", "loop", "finalize", "report", "deploy", "cli")
 #: third-party modules an import inside a function may defer, and why
 DEFERRED = {
     "torch": "a 1-2 s import: commands that neither train nor export start without it",

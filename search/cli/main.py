@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from search import __version__
 from search.cli.argtypes import EXIT_USAGE, OneLineErrorParser
 from search.cli.device_commands import DEVICE_COMMANDS
+from search.cli.model_commands import MODEL_COMMANDS
 from search.cli.run_commands import RUN_COMMANDS
 from search.cli.study_commands import STUDY_COMMANDS
 from spaces import NasError
@@ -22,7 +23,7 @@ from spaces import NasError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command] = {**DEVICE_COMMANDS, **RUN_COMMANDS, **STUDY_COMMANDS}
+COMMANDS: dict[str, Command] = {**DEVICE_COMMANDS, **RUN_COMMANDS, **STUDY_COMMANDS, **MODEL_COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
