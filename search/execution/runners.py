@@ -4,14 +4,20 @@ Both runners take the same ``EvalJob`` list and call ``on_result`` with each
 ``JobResult`` as it arrives, so ``--workers 1`` exercises the same code as a
 cluster. Jobs start longest first (by their expected cost) to shorten the
 tail of a rung. Only the driver writes to the study: results come back here.
-Every wait has a timeout, so a lost worker cannot hang the driver.
+Every wait has a timeout (``search.execution.timeouts``), so neither a lost
+worker nor a hung training can hang the driver: a job past its limit comes
+back as a result with the error "timed out after ...". On Ray its worker
+process is killed; in process its thread is told to stop (Python cannot kill a
+thread: one blocked in C keeps sleeping, abandoned, until the process exits).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import socket
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -19,7 +25,8 @@ from pathlib import Path
 
 from search.errors import SearchError
 from search.execution.evaluators import Evaluator
-from search.execution.jobs import EvalJob, JobResult, execute_job
+from search.execution.jobs import EvalJob, JobResult, execute_job, worker_name
+from search.execution.timeouts import JobTimeout
 
 __all__ = ["Runner", "InProcessRunner", "RayRunner", "make_runner"]
 
@@ -34,6 +41,7 @@ def _longest_first(jobs: Sequence[EvalJob]) -> list[EvalJob]:
 
 class Runner(ABC):
     workers: int = 1
+    timeouts: JobTimeout
 
     @abstractmethod
     def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
@@ -49,25 +57,68 @@ class Runner(ABC):
         self.close()
 
 
+class JobCancelled(BaseException):  # noqa: N818 - not an error of the job: it was told to stop
+    """Raised inside an in-process job's thread once it timed out or the driver was interrupted."""
+
+
+def _stop(thread: threading.Thread) -> None:
+    """Ask ``thread`` to stop: ``JobCancelled`` is raised in it at its next Python instruction."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(JobCancelled))
+
+
+def _timed_out(job: EvalJob, limit_s: float) -> JobResult:
+    return JobResult(job.trial, job.epochs, error=f"timed out after {limit_s:g} s", worker=worker_name())
+
+
 class InProcessRunner(Runner):
-    def __init__(self, evaluator: Evaluator):
-        self.evaluator = evaluator
+    """Each job in a thread of the driver's process, waited for up to its limit."""
+
+    def __init__(self, evaluator: Evaluator, timeouts: JobTimeout | None = None):
+        self.evaluator, self.timeouts = evaluator, timeouts or JobTimeout()
 
     def run(self, jobs: Sequence[EvalJob], on_result: OnResult) -> None:
         for job in _longest_first(jobs):
-            on_result(execute_job(job, self.evaluator))
+            on_result(self._run_one(job))
+
+    def _run_one(self, job: EvalJob) -> JobResult:
+        box: dict[str, JobResult] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = execute_job(job, self.evaluator)
+            except JobCancelled:
+                pass
+
+        limit = self.timeouts.limit_s(job)
+        thread = threading.Thread(target=work, name=f"job-trial-{job.trial}", daemon=True)
+        start = time.monotonic()
+        thread.start()
+        try:
+            thread.join(limit)
+        except KeyboardInterrupt:
+            _stop(thread)
+            thread.join(5.0)
+            raise
+        if thread.is_alive():
+            _stop(thread)
+            log.warning("trial %d: its job ran past %g s; told to stop", job.trial, limit)
+            return _timed_out(job, limit)
+        self.timeouts.observe(time.monotonic() - start, job.epochs_run)
+        return box["result"]
 
 
 class RayRunner(Runner):
     """Ray tasks with one CPU each; joins ``address`` when given, else starts a local instance."""
 
     def __init__(self, evaluator: Evaluator, workers: int, address: str | None = None,
-                 job_timeout_s: float | None = None):
+                 timeouts: JobTimeout | None = None):
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is a dependency
             raise SearchError(f"--workers {workers} needs Ray ({exc})") from None
-        self.ray, self.workers, self.job_timeout_s = ray, workers, job_timeout_s
+        self.ray, self.workers, self.timeouts = ray, workers, timeouts or JobTimeout()
         self._started = not ray.is_initialized()
         if self._started and address:
             check_reachable(address)
@@ -103,19 +154,26 @@ class RayRunner(Runner):
                     running[self._task.remote(job, self._evaluator)] = (job, time.monotonic())
                 done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
                 for ref in done:
-                    job, _ = running.pop(ref)
-                    on_result(self._collect(ref, job))
-                if self.job_timeout_s is not None:
-                    now = time.monotonic()
-                    for ref, (job, start) in list(running.items()):
-                        if now - start > self.job_timeout_s:
-                            ray.cancel(ref, force=True)
-                            running.pop(ref)
-                            on_result(JobResult(job.trial, job.epochs,
-                                                error=f"timed out after {self.job_timeout_s:g} s"))
+                    job, start = running.pop(ref)
+                    result = self._collect(ref, job)
+                    if result.ok:
+                        self.timeouts.observe(time.monotonic() - start, job.epochs_run)
+                    on_result(result)
+                self._cancel_overdue(running, on_result)
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+
+    def _cancel_overdue(self, running: dict, on_result: OnResult) -> None:
+        """Kill the worker of every job past its limit; report each as timed out."""
+        now = time.monotonic()
+        for ref, (job, start) in list(running.items()):
+            limit = self.timeouts.limit_s(job)
+            if now - start > limit:
+                self.ray.cancel(ref, force=True)
+                running.pop(ref)
+                log.warning("trial %d: its job ran past %g s; its worker was killed", job.trial, limit)
+                on_result(_timed_out(job, limit))
 
     def _collect(self, ref, job: EvalJob) -> JobResult:
         try:
@@ -151,8 +209,9 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise SearchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def make_runner(evaluator: Evaluator, workers: int, address: str | None = None) -> Runner:
+def make_runner(evaluator: Evaluator, workers: int, address: str | None = None,
+                timeouts: JobTimeout | None = None) -> Runner:
     """``--workers 1`` without a cluster runs in the driver; anything else on Ray."""
     if workers == 1 and address is None:
-        return InProcessRunner(evaluator)
-    return RayRunner(evaluator, workers, address)
+        return InProcessRunner(evaluator, timeouts)
+    return RayRunner(evaluator, workers, address, timeouts)

@@ -23,6 +23,7 @@ from hwprofiles.store import LOCAL_DEVICE, open_profile
 from search import __version__
 from search.execution.evaluators import Evaluator, TabularEvaluator, TrainingEvaluator
 from search.execution.runners import make_runner
+from search.execution.timeouts import JobTimeout
 from search.loop.proposals import Proposer
 from search.loop.rungs import RungTrainer
 from search.loop.state import SearchOutcome, SearchState, SearchStatus
@@ -103,11 +104,22 @@ def _stored_budget(settings: RunSettings) -> float | None:
     return handle.settings.get("budget_ms")
 
 
-def _data_shape(evaluator: Evaluator) -> tuple[int, int]:
-    """(input channels, classes) of what the evaluator trains on; NAS-Bench-201's CIFAR-10 for a table."""
-    if isinstance(evaluator, TrainingEvaluator):
-        return evaluator.data.in_chans, evaluator.data.num_classes
-    return 3, 10
+def _data_description(evaluator: Evaluator) -> dict:
+    """What the evaluator trains on (NAS-Bench-201's CIFAR-10 for a table): shape, class names, and the
+    training split's statistics every split is standardised with."""
+    if not isinstance(evaluator, TrainingEvaluator):
+        return {"in_chans": 3, "num_classes": 10}
+    data = evaluator.data
+    return {"in_chans": data.in_chans, "num_classes": data.num_classes, "native_size": data.native_size,
+            "class_names": list(data.labels), "normalization": data.normalization.to_dict()}
+
+
+def _seed_timeouts(timeouts: JobTimeout, study: optuna.Study) -> None:
+    """A resumed study's jobs are bounded by what its earlier trials measured, from the first job on."""
+    for t in study.get_trials(deepcopy=False):
+        record = TrialRecord.of(t)
+        if record.train_seconds and record.epochs:
+            timeouts.observe(float(record.train_seconds), int(record.epochs))
 
 
 def _summary(handle, evaluator: Evaluator) -> dict | None:
@@ -133,7 +145,8 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     """
     spaces = _spaces(settings)
     evaluator = evaluator or make_evaluator(settings)  # a missing dataset fails before minutes of profiling
-    in_chans, classes = _data_shape(evaluator)
+    described = _data_description(evaluator)
+    in_chans, classes = described["in_chans"], described["num_classes"]
     profile = _open_profile(settings, profile_progress)
     screen = Screen(profile, spaces, settings.precision, settings.coverage, in_chans, classes,
                     settings.predictor_rows)
@@ -143,10 +156,12 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
         log.info("budget: %.4g ms (median measured latency on %s)", budget_ms, profile.name)
     screen.check_budget(budget_ms)
     # the workers first: an unreachable cluster fails before anything is written to the study
-    with make_runner(evaluator, settings.workers, settings.ray_address) as runner:
+    timeouts = JobTimeout(settings.job_timeout_s)
+    with make_runner(evaluator, settings.workers, settings.ray_address, timeouts) as runner:
         handle = open_study(settings, budget_ms, {"package_version": __version__,
                                                   "data_dir": settings.data_dir,
-                                                  "data": {"in_chans": in_chans, "num_classes": classes}})
+                                                  "data": described})
+        _seed_timeouts(timeouts, handle.study)
         with sqlite_driver_lock(handle), heartbeat(handle):
             timer = None
             if settings.device == LOCAL_DEVICE and settings.time_candidates:

@@ -36,16 +36,18 @@ class RungTrainer:
                                                                                  settings.halving_rate)
         self.save_checkpoints = not tabular
 
-    def job(self, a: ActiveTrial) -> EvalJob:
+    def job(self, a: ActiveTrial, retry: bool = False) -> EvalJob:
         epochs = self.rungs[a.rung]
         done = self.rungs[a.rung - 1] if a.rung else 0
         art = self.state.handle.artifacts
-        save = (str(art / "trials" / f"{a.number:05d}" / f"epoch{epochs:03d}.pt") if self.save_checkpoints
-                else None)
+        # a retry writes elsewhere: the first attempt, abandoned but maybe still running, cannot overwrite it
+        name = f"epoch{epochs:03d}{'.retry' if retry else ''}.pt"
+        save = str(art / "trials" / f"{a.number:05d}" / name) if self.save_checkpoints else None
         return EvalJob(a.number, a.cand.space.name, a.cand.config.to_json(), a.seed, epochs, self.rungs[-1],
                        self.state.settings.space_options.get(a.cand.space.name, {}),
                        resume=str(art / a.checkpoint) if a.checkpoint else None,
-                       resume_sha256=a.checkpoint_sha256, save=save, cost=a.cost * (epochs - done))
+                       resume_sha256=a.checkpoint_sha256, save=save, cost=a.cost * (epochs - done),
+                       from_epoch=done)
 
     def record(self, a: ActiveTrial, r: JobResult) -> None:
         """Write one rung's result onto the trial at once (so an interruption keeps it)."""
@@ -60,6 +62,8 @@ class RungTrainer:
         rec.train_seconds, rec.history = r.train_seconds, list(r.history)
         if r.test_accuracy is not None:
             rec.test_accuracy = r.test_accuracy
+        if r.normalization is not None:
+            rec.normalization = r.normalization
         if r.checkpoint:
             previous = a.checkpoint
             a.checkpoint = os.path.relpath(r.checkpoint, self.state.handle.artifacts)
@@ -107,7 +111,7 @@ class RungTrainer:
                 reason = errors.pop(a.number)
                 a.record.retried = reason
                 log.warning("retrying trial %d once: %s", a.number, reason)
-            self.runner.run([self.job(a) for a in again],
+            self.runner.run([self.job(a, retry=True) for a in again],
                             functools.partial(self._on_result, by_number, errors))
         return errors
 

@@ -59,6 +59,7 @@ class RunSettings:
     storage: str | None = None
     runs_dir: str = "runs"
     ray_address: str | None = None
+    job_timeout_s: float | None = None  # None: measured (search.execution.timeouts)
     profile_count: int = 40
     predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
     # local device: time each candidate before training it (search.screening.candidate_timing)
@@ -113,6 +114,9 @@ class RunSettings:
             raise SearchError(f"--halving-rate must be a number above 1, got {self.halving_rate!r}")
         if not (_finite(self.lr) and self.lr > 0):
             raise SearchError(f"--lr must be a positive number, got {self.lr!r}")
+        timeout = self.job_timeout_s
+        if timeout is not None and not (_finite(timeout) and timeout > 0):
+            raise SearchError(f"--job-timeout must be a positive number of seconds, got {timeout!r}")
         if self.latency_ms is not None and not (_finite(self.latency_ms) and self.latency_ms > 0):
             raise SearchError(f"--latency-ms must be a positive number, got {self.latency_ms!r}")
         if not (_finite(self.coverage) and 0 < self.coverage < 1):

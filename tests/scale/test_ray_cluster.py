@@ -11,7 +11,7 @@ from search.loop.driver import run_search
 from search.study.settings import RunSettings
 from spaces import NasError
 
-from ..search.test_driver import _trials, search_with_a_worker_killed_once
+from ..search.test_driver import _trials, search_with_a_hung_job, search_with_a_worker_killed_once
 from ..tiny import TINY
 
 
@@ -43,6 +43,15 @@ def test_a_worker_killed_on_the_cluster_is_retried_once(shared_data, tmp_path, r
                            latency_ms=20.0, ray_address=ray_cluster)
     trials = search_with_a_worker_killed_once(settings, shared_data, tmp_path)
     assert all(t.state == TrialState.COMPLETE for t in trials)
+
+
+def test_a_job_that_never_returns_on_the_cluster_is_killed_retried_once_and_the_study_goes_on(
+        shared_data, tmp_path, ray_cluster):
+    settings = RunSettings(device="pixel3", spaces=("nb201",), evaluator="tabular",
+                           accuracy_table=str(shared_data / "nb201_accuracy.csv"), trials=3, generation=3,
+                           population=8, workers=2, runs_dir=str(tmp_path / "runs"), predictor_rows=300,
+                           latency_ms=20.0, ray_address=ray_cluster, job_timeout_s=3.0)
+    search_with_a_hung_job(settings, shared_data, tmp_path)
 
 
 def test_an_unreachable_or_malformed_cluster_address_fails_at_once_writing_nothing(shared_data, tmp_path):

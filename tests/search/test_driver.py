@@ -8,6 +8,7 @@ on the published Pixel 3 profile and the NAS-Bench-201 table from ../shared.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import optuna
@@ -170,6 +171,45 @@ def search_with_a_worker_killed_once(settings: RunSettings, shared_data: Path, t
     retried = [t for t in trials if "retried" in t.user_attrs]
     assert len(retried) == 1 and retried[0].user_attrs["retried"].startswith("worker lost")
     return trials
+
+
+class _HangsOnOneArchitecture(TabularEvaluator):
+    """Sleeps forever on the first architecture it is given, each time it is given it: a hung training (in a
+    thread of the driver, or in a Ray worker)."""
+
+    def __init__(self, table, marker):
+        super().__init__(table)
+        self.marker = str(marker)
+
+    def evaluate(self, space, config, budget, seed):
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, config.arch_str.encode())
+            os.close(fd)
+        except FileExistsError:
+            pass
+        while Path(self.marker).read_text() == config.arch_str:
+            time.sleep(3600)
+        return super().evaluate(space, config, budget, seed)
+
+
+def search_with_a_hung_job(settings: RunSettings, shared_data: Path, tmp_path: Path) -> list:
+    """Run ``settings`` while one architecture's jobs never return: that trial fails after one retry, the
+    others complete, and the study ends with ``settings.trials`` evaluated."""
+    outcome = run_search(settings, evaluator=_HangsOnOneArchitecture(shared_data / "nb201_accuracy.csv",
+                                                                     tmp_path / "hung"))
+    trials = _trials(settings)
+    failed = [t for t in trials if t.user_attrs.get("status") == "failed"]
+    assert outcome.evaluated == settings.trials == len(_evaluated(trials))
+    assert len(failed) == 1 and failed[0].user_attrs["reason"].startswith("timed out after")
+    assert failed[0].user_attrs["retried"].startswith("timed out after")
+    assert failed[0].user_attrs["arch_str"] == (tmp_path / "hung").read_text()
+    return trials
+
+
+def test_a_job_that_never_returns_is_timed_out_retried_once_and_the_study_goes_on(shared_data, tmp_path):
+    search_with_a_hung_job(_tabular(tmp_path, shared_data, trials=3, generation=3, job_timeout_s=1.0),
+                           shared_data, tmp_path)
 
 
 @pytest.mark.slow
