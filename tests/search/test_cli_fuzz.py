@@ -55,6 +55,8 @@ COMMAND_FLAGS = [
     (["finalize"], "--compress", ["", "zip", "distill,zip", ",,"]),
     (["finalize"], "--calibration", ["", "median", "MINMAX!"]),
     (["finalize"], "--qat", ["", "sometimes", "1"]),
+    (["finalize"], "--calibration-images", NUMBER_WORDS),
+    (["finalize"], "--teacher-resolution", NUMBER_WORDS),
     (["finalize"], "--teacher", ["", "timm:", "hub:resnet50", "timm:no_such_model_xyz"]),
     (["report", "--out", "OUT"], "--study", ["no-such-study", "../escape", ""]),
 ]

@@ -201,7 +201,8 @@ def search_with_a_hung_job(settings: RunSettings, shared_data: Path, tmp_path: P
     trials = _trials(settings)
     failed = [t for t in trials if t.user_attrs.get("status") == "failed"]
     assert outcome.evaluated == settings.trials == len(_evaluated(trials))
-    assert len(failed) == 1 and failed[0].user_attrs["reason"].startswith("timed out after")
+    assert len(failed) == 1 and failed[0].user_attrs["reason"].startswith("timed out after"), [
+        t.user_attrs.get("reason") for t in failed]
     assert failed[0].user_attrs["retried"].startswith("timed out after")
     assert failed[0].user_attrs["arch_str"] == (tmp_path / "hung").read_text()
     return trials

@@ -105,7 +105,7 @@ def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
     assert "does not match the sha256" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", ["--workers", "--epochs", "--generation"])
+@pytest.mark.parametrize("flag", ["--workers", "--epochs", "--generation", "--job-timeout"])
 def test_non_positive_counts_are_refused(flag, capsys):
     assert main(["run", flag, "0"]) == 2
     assert flag in capsys.readouterr().err
