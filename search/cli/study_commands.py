@@ -120,6 +120,6 @@ STUDY_COMMANDS = {
                "and a Markdown summary",
                _add_report_args, _cmd_report),
     "show": ("everything a study recorded about one trial", _add_show_args, _cmd_show),
-    "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx", _add_export_args,
-               _cmd_export),
+    "export": ("rebuild a trial's model with its weights, as weights.pt and model.onnx (raw uint8 pixels in)",
+               _add_export_args, _cmd_export),
 }

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
+from search.pixels import to_model_input
 from search.training.datasets import DatasetError, load_dataset, read_idx
 from spaces import UnknownNameError
 
@@ -67,6 +68,7 @@ def test_cifar10_batches_and_a_hostile_pickle_is_refused(tmp_path):
         (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=2))
     data = load_dataset("cifar10", tmp_path)
     assert data.train.images.shape[1:] == (3, 32, 32) and len(data.test) == 20 and data.flip
+    assert data.labels[:2] == ("airplane", "automobile")
 
     class Evil:
         def __reduce__(self):
@@ -88,6 +90,11 @@ def test_image_folder(tmp_path):
                 tmp_path / cls / f"{i}.png")
     data = load_dataset("imagefolder", tmp_path, image_size=16)
     assert data.num_classes == 2 and data.train.images.shape[1:] == (3, 16, 16)
+    assert data.labels == ("cat", "dog")
+    # a file through the deploy path (search.pixels, plane by plane) is exactly what the dataset holds
+    raw = np.asarray(Image.open(tmp_path / "cat" / "0.png").convert("RGB")).transpose(2, 0, 1)[None]
+    held = np.concatenate([data.train.images, data.val.images, data.test.images])
+    assert (held == to_model_input(raw, 3, 16, 16)).all(axis=(1, 2, 3)).any()
     (tmp_path / "dog" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(DatasetError, match="broken.png"):
         load_dataset("imagefolder", tmp_path)

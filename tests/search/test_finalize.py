@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
 
 from hwprofiles.store import open_profile
@@ -144,6 +145,10 @@ def test_the_shipped_variant_and_its_files_are_what_the_card_says(finalized):
     assert card["shipped"] == entry.variant and set(card["not_shipped"]) == ALL_VARIANTS - {entry.variant}
     for name, f in card["files"].items():
         assert sha256_file(folder / name) == f["sha256"]
+        session = ort.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+        assert session.get_inputs()[0].type == "tensor(uint8)"  # raw pixels in, preprocessing in the graph
+    assert card["splits"]["choices"] == "validation" and "decision_rule" in card["splits"]
+    assert card["device"]["measurement"]["threads"] == 1 and card["teacher"]["resolution"] == 16
     assert (folder / "model.int8.onnx").exists() == entry.variant.startswith("int8")
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Model card")
     assert load_study("f", None, finalized.runs).study.user_attrs["final"]["cards"] == {

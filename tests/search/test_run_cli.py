@@ -93,6 +93,7 @@ def test_export_rebuilds_the_trained_model(local_device, tmp_path, capsys):
     x, _ = prepare_images(data.val, 16, 1, data.normalization)
     handle = load_study("e", None, tmp_path / "runs")
     _, model = load_trained_model(handle, find_trial(handle, trial))
+    assert find_trial(handle, trial).user_attrs["normalization"] == data.normalization.to_dict()
     with torch.no_grad():
         expected = model(x[:1]).numpy()
     got = session.run(None, {session.get_inputs()[0].name: pixels})[0]
