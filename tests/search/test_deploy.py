@@ -123,12 +123,17 @@ def test_a_copied_folder_classifies_with_only_numpy_pillow_and_onnxruntime(shipp
         model = load_model({str(elsewhere)!r})
         print(" ".join(p.label for p in model.predict({files!r})))
         assert "torch" not in sys.modules and "optuna" not in sys.modules
+        from search.deploy.predict import main
+        sys.argv = ["predict", "--model", {str(elsewhere)!r}, *{files[:3]!r}]
+        main()
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.returncode == 0, done.stderr
-    expected = " ".join(p.label for p in load_model(shipped.folder).predict(files))
-    assert done.stdout.strip() == expected
+    labels = [p.label for p in load_model(shipped.folder).predict(files)]
+    first, *lines = done.stdout.strip().splitlines()
+    assert first == " ".join(labels)
+    assert [line.split("\t")[1] for line in lines] == labels[:3]  # python -m search.deploy's lines
 
 
 def test_grey_models_take_rgb_images_and_arrays_of_any_size(shipped, tmp_path):

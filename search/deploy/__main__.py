@@ -1,0 +1,5 @@
+import sys
+
+from search.deploy.predict import main
+
+sys.exit(main())
