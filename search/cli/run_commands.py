@@ -45,9 +45,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="evaluations at once, as Ray tasks (1: in this "
                         "process; default: CPU count, at most 8)")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--repeat-architectures", action="store_true",
+                   help="evaluate an architecture the study already has again (to measure training noise); "
+                        "by default a repeat is told the earlier result and not counted")
     p.add_argument("--job-timeout", type=float, default=RUN.job_timeout_s, metavar="SECONDS",
                    help="fail (and retry once) a training job that runs longer (default: 10 x the slowest "
-                        "seconds per epoch measured so far x its epochs, at least 300 s)")
+                        "seconds per epoch measured so far x its epochs, at least 300 s; before anything "
+                        "is measured 30 min per epoch, at least an hour)")
     p.add_argument("--epochs", type=int, default=RUN.epochs,
                    help=f"training epochs of a trial that reaches the last rung (default {RUN.epochs})")
     p.add_argument("--halving-rate", type=float, default=RUN.halving_rate,
@@ -92,7 +96,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         runs_dir=args.runs_dir, ray_address=args.ray_address, job_timeout_s=args.job_timeout,
         profile_count=args.profile_count,
         predictor_rows=args.predictor_rows, finalize=not args.no_finalize,
-        time_candidates=not args.no_candidate_timing)
+        time_candidates=not args.no_candidate_timing, repeat_architectures=args.repeat_architectures)
 
 
 def _print_outcome(outcome, settings: RunSettings) -> None:

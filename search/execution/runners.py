@@ -68,8 +68,8 @@ def _stop(thread: threading.Thread) -> None:
                                                    ctypes.py_object(JobCancelled))
 
 
-def _timed_out(job: EvalJob, limit_s: float) -> JobResult:
-    return JobResult(job.trial, job.epochs, error=f"timed out after {limit_s:g} s", worker=worker_name())
+def _timed_out(job: EvalJob, limit_s: float, worker: str) -> JobResult:
+    return JobResult(job.trial, job.epochs, error=f"timed out after {limit_s:g} s", worker=worker)
 
 
 class InProcessRunner(Runner):
@@ -104,7 +104,7 @@ class InProcessRunner(Runner):
         if thread.is_alive():
             _stop(thread)
             log.warning("trial %d: its job ran past %g s; told to stop", job.trial, limit)
-            return _timed_out(job, limit)
+            return _timed_out(job, limit, worker_name())
         self.timeouts.observe(time.monotonic() - start, job.epochs_run)
         return box["result"]
 
@@ -173,7 +173,7 @@ class RayRunner(Runner):
                 self.ray.cancel(ref, force=True)
                 running.pop(ref)
                 log.warning("trial %d: its job ran past %g s; its worker was killed", job.trial, limit)
-                on_result(_timed_out(job, limit))
+                on_result(_timed_out(job, limit, "a Ray worker, killed"))
 
     def _collect(self, ref, job: EvalJob) -> JobResult:
         try:

@@ -3,7 +3,11 @@
 Without a fixed limit, a job may run ``MULTIPLE`` times the slowest seconds per
 epoch measured so far in the study (its earlier trials, then every job this run
 finishes), times its own epochs, and never less than ``FLOOR_S``. Before
-anything was measured the limit is ``INITIAL_S``. A job past its limit is
+anything was measured the limit is ``INITIAL_S_PER_EPOCH`` per epoch of the job,
+at least ``INITIAL_S``: generous, because a limit that kills the first healthy
+jobs would kill every later one too (a timed-out job measures nothing). With
+several workers the first job to finish sets the limit of the others still
+running. A job past its limit is
 failed with the reason and tried once more (``search.loop.rungs``), so a hung
 training cannot stall a study.
 """
@@ -14,11 +18,12 @@ from dataclasses import dataclass
 
 from search.execution.jobs import EvalJob
 
-__all__ = ["JobTimeout", "MULTIPLE", "FLOOR_S", "INITIAL_S"]
+__all__ = ["JobTimeout", "MULTIPLE", "FLOOR_S", "INITIAL_S", "INITIAL_S_PER_EPOCH"]
 
 MULTIPLE = 10.0
 FLOOR_S = 300.0
 INITIAL_S = 3600.0
+INITIAL_S_PER_EPOCH = 1800.0
 
 
 @dataclass
@@ -37,11 +42,12 @@ class JobTimeout:
         if self.fixed_s is not None:
             return self.fixed_s
         if self.slowest_s_per_epoch is None:
-            return INITIAL_S
+            return max(INITIAL_S, INITIAL_S_PER_EPOCH * job.epochs_run)
         return max(FLOOR_S, MULTIPLE * self.slowest_s_per_epoch * job.epochs_run)
 
     def describe(self) -> str:
         if self.fixed_s is not None:
             return f"{self.fixed_s:g} s per job (--job-timeout)"
         return (f"{MULTIPLE:g} x the slowest seconds per epoch measured so far x the job's epochs, at least "
-                f"{FLOOR_S:g} s ({INITIAL_S:g} s before anything is measured)")
+                f"{FLOOR_S:g} s (before anything is measured: {INITIAL_S_PER_EPOCH:g} s per epoch, at least "
+                f"{INITIAL_S:g} s)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from search.execution.jobs import EvalJob
-from search.execution.timeouts import FLOOR_S, INITIAL_S, MULTIPLE, JobTimeout
+from search.execution.timeouts import FLOOR_S, INITIAL_S, INITIAL_S_PER_EPOCH, MULTIPLE, JobTimeout
 
 
 def _job(epochs: int, from_epoch: int = 0) -> EvalJob:
@@ -16,8 +16,9 @@ def test_a_fixed_limit_is_the_same_for_every_job():
     assert timeouts.limit_s(_job(1)) == timeouts.limit_s(_job(9)) == 7.0
 
 
-def test_before_anything_is_measured_the_initial_limit_holds():
-    assert JobTimeout().limit_s(_job(3)) == INITIAL_S
+def test_before_anything_is_measured_the_limit_is_generous_and_grows_with_the_epochs():
+    assert JobTimeout().limit_s(_job(1)) == INITIAL_S
+    assert JobTimeout().limit_s(_job(20, from_epoch=10)) == INITIAL_S_PER_EPOCH * 10
 
 
 def test_the_limit_grows_with_the_slowest_epoch_measured_and_the_jobs_own_epochs():
