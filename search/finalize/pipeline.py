@@ -177,9 +177,12 @@ class _Finalizer:
 
     def _int8_variants(self, v: _Variants, resolution: int, transformer: bool) -> None:
         s, source = self.settings, v.best_float()
-        train_pixels = model_pixels(self.data.train, resolution, self.data.in_chans)
-        calibration = calibration_batches(train_pixels, math.ceil(s.calibration_images / THROUGHPUT_BATCH),
-                                          THROUGHPUT_BATCH, s.seed)
+        train = self.data.train  # only the images calibration sees are resized
+        chosen = np.random.default_rng(s.seed).permutation(len(train))[:s.calibration_images]
+        pixels = model_pixels(Split(train.images[chosen], train.labels[chosen]), resolution,
+                              self.data.in_chans)
+        calibration = calibration_batches(pixels, math.ceil(len(pixels) / THROUGHPUT_BATCH), THROUGHPUT_BATCH,
+                                          s.seed)
         described = {"method": s.calibration, "images": sum(len(c) for c in calibration),
                      "from": "the training split"}
         v.files["int8"] = quantize_variant(v.files[source], v.work, calibration, transformer, s.calibration)

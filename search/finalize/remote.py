@@ -118,6 +118,9 @@ def import_device_measurements(study: str, storage: str | None, runs_dir: str) -
         folder = handle.artifacts / rel
         kit = folder / KIT
         card = read_json_object(folder / "model_card.json")
+        if "input" not in card or "splits" not in card:
+            raise SearchError(f"{folder / 'model_card.json'}: written before models took raw pixels and "
+                              "choices read validation; finalize the study again, then run its kits")
         if not (kit / "results.csv").is_file():
             waiting.append(int(trial) if (kit / "manifest.json").is_file() else f"{trial} (no kit)")
             continue

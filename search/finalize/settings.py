@@ -41,7 +41,7 @@ class FinalizeSettings:
                 ("teacher_resolution",) if self.teacher_resolution is not None else ()):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SearchError(f"--{name} must be a positive integer, got {value!r}")
+                raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if self.calibration not in CALIBRATIONS:
             raise SearchError("--calibration must be minmax, percentile or entropy, "
                               f"got {self.calibration!r}")

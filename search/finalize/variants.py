@@ -74,7 +74,8 @@ def quantize_variant(source: VariantFiles, folder: Path, calibration: list[np.nd
     """ORT static QDQ int8 (uint8 activations, int8 per-channel weights); transformers: MatMul/Gemm/Conv
     only."""
     ops = TRANSFORMER_OPS if transformer else None
-    single = quantize_int8(source.single, folder / f"{name}.onnx", [c[:1] for c in calibration], ops, method)
+    one_by_one = [c[i:i + 1] for c in calibration for i in range(len(c))]  # every image, at batch 1
+    single = quantize_int8(source.single, folder / f"{name}.onnx", one_by_one, ops, method)
     full = [c for c in calibration if len(c) == THROUGHPUT_BATCH]
     batched = quantize_int8(source.batched, folder / f"{name}.b{THROUGHPUT_BATCH}.onnx", full, ops, method)
     return VariantFiles(name, single, batched)

@@ -131,7 +131,11 @@ def trial_normalization(handle: StudyHandle, trial: FrozenTrial, data: ImageData
               or (handle.study.user_attrs.get("data") or {}).get("normalization"))
     if data is None:
         return None if stored is None else Normalization.from_dict(stored)
-    if stored is not None and Normalization.from_dict(stored) != data.normalization:
+    if stored is None:
+        log.warning("trial %d recorded no training-split statistics (its study predates them; it trained "
+                    "with each split's own): its preprocessing is taken as this data's training split's",
+                    trial.number)
+    elif Normalization.from_dict(stored) != data.normalization:
         raise SearchError(f"trial {trial.number} trained with training-split statistics {stored}, but "
                           f"the {data.name} data here gives {data.normalization.to_dict()}: the dataset "
                           "is not the one the study searched on")

@@ -66,6 +66,8 @@ class _SealedSplit:
         return self._size
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):  # copy and pickle probe for hooks: this split has none
+            raise AttributeError(name)
         raise SealedSplitError(f"the test split was read ({name}) before every choice was made: choices are "
                                "made on the validation split, the test split is evaluated once at the end")
 

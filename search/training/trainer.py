@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 
 import numpy as np
 
@@ -26,9 +27,24 @@ __all__ = ["Trainer", "prepare_images", "model_pixels", "accuracy", "resolve_dev
 log = logging.getLogger(__name__)
 
 
+# (id of a split's images, resolution, channels) -> (weak reference to the images, their pixels): a worker
+# trains many architectures at one resolution, and Pillow resizes image by image
+_PIXELS: dict[tuple[int, int, int], tuple[weakref.ref, np.ndarray]] = {}
+_PIXELS_KEPT = 2
+
+
 def model_pixels(split: Split, resolution: int, in_chans: int) -> np.ndarray:
-    """uint8 ``(N, C, R, R)``: the split as a shipped model file takes it (``search.pixels``)."""
-    return to_model_input(split.images, in_chans, split.images.shape[2], resolution)
+    """uint8 ``(N, C, R, R)``: the split as a shipped model file takes it (``search.pixels``); the caller
+    must not write to it."""
+    key = (id(split.images), resolution, in_chans)
+    hit = _PIXELS.get(key)
+    if hit is not None and hit[0]() is split.images:
+        return hit[1]
+    pixels = to_model_input(split.images, in_chans, split.images.shape[2], resolution)
+    while len(_PIXELS) >= _PIXELS_KEPT:
+        _PIXELS.pop(next(iter(_PIXELS)))
+    _PIXELS[key] = (weakref.ref(split.images), pixels)
+    return pixels
 
 
 def prepare_images(split: Split, resolution: int, in_chans: int, normalization: Normalization):

@@ -76,7 +76,11 @@ def test_resize_is_pillows_bilinear_per_plane():
 
 
 def test_a_sealed_test_split_cannot_be_read():
+    import copy
+    import pickle
+
     sealed = _data().with_sealed_test()
+    assert len(copy.deepcopy(sealed).test) == len(pickle.loads(pickle.dumps(sealed)).test) == 40
     assert len(sealed.test) == 40 and sealed.normalization == _data().normalization
     with pytest.raises(SealedSplitError, match="before every choice was made"):
         np.asarray(sealed.test.images)
