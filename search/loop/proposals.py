@@ -1,6 +1,11 @@
 """Proposing and admitting: ask the sampler, screen the proposal, time it on this host, admit or reject.
 
-A proposal whose predicted upper bound exceeds the budget is told at once as
+A proposal of an architecture the study has already admitted (the same space
+and canonical architecture string, from this driver or another) is told the
+earlier trial's result at once (PRUNED where that one has none yet), records
+which trial it repeats, and is neither trained nor counted towards
+``--trials``, unless ``repeat_architectures`` is set. A proposal whose
+predicted upper bound exceeds the budget is told at once as
 infeasible (constraint > 0, zero training). On the local device the others are
 timed first (``search.screening.candidate_timing``): one measured over the
 budget is told infeasible too, and the screen is refitted on the new timings
@@ -14,23 +19,25 @@ import logging
 from optuna.trial import TrialState
 
 from search.errors import SearchError
-from search.loop.state import ActiveTrial, SearchState, trial_seed
+from search.loop.state import ActiveTrial, SearchState, architecture_key, trial_seed
 from search.study.candidates import rebuild_candidate, sample_candidate
 from search.study.coordination import driver_tag, orphaned
 from search.study.record import LATENCY_CONSTRAINT, TrialRecord, TrialStatus, live_trial
 from spaces import NasError
 
-__all__ = ["Proposer", "MAX_INFEASIBLE_IN_A_ROW", "MAX_MEASURED_OUT_IN_A_ROW"]
+__all__ = ["Proposer", "MAX_INFEASIBLE_IN_A_ROW", "MAX_MEASURED_OUT_IN_A_ROW", "MAX_DUPLICATES_IN_A_ROW"]
 
 log = logging.getLogger(__name__)
 MAX_INFEASIBLE_IN_A_ROW = 2000
 MAX_MEASURED_OUT_IN_A_ROW = 100
+MAX_DUPLICATES_IN_A_ROW = 1000
 
 
 class Proposer:
     def __init__(self, state: SearchState):
         self.state = state
-        self.infeasible_in_a_row = self.measured_out_in_a_row = 0
+        self.infeasible_in_a_row = self.measured_out_in_a_row = self.duplicates_in_a_row = 0
+        self.last_was_duplicate = False
 
     def propose(self) -> ActiveTrial | None:
         """One proposal, screened: the trial to train, or None when it was told at once."""
@@ -55,6 +62,11 @@ class Proposer:
         record.budget_ms, record.flops, record.n_params, record.versions = (s.budget_ms, flops, params,
                                                                             s.versions)
         s.status.proposed += 1
+        key = architecture_key(cand.space.name, cand.config.arch_str)
+        self.last_was_duplicate = not s.settings.repeat_architectures and key in s.admitted
+        if self.last_was_duplicate:
+            self._tell_duplicate(trial, record, s.admitted[key])
+            return None
         if score.upper_ms > s.budget_ms:
             trial.set_constraint(LATENCY_CONSTRAINT, score.upper_ms - s.budget_ms)
             record.set_status(TrialStatus.INFEASIBLE,
@@ -65,8 +77,28 @@ class Proposer:
             s.study.tell(trial, [0.0, score.upper_ms])
             return None
         record.set_status(TrialStatus.TRAINING)
+        s.admitted.setdefault(key, trial.number)
         s.status.feasible += 1
         return ActiveTrial(trial, record, cand, seed, score.upper_ms, float(flops))
+
+    def _tell_duplicate(self, trial, record: TrialRecord, number: int) -> None:
+        """Tell ``trial`` what trial ``number``, the same architecture, was told; train nothing."""
+        s = self.state
+        original = s.study.get_trials(deepcopy=False)[number]
+        told = TrialRecord.of(original).status
+        record.repeats = number
+        record.set_status(TrialStatus.DUPLICATE,
+                          f"the architecture of trial {number} ({told}); not evaluated again")
+        if told is TrialStatus.COMPLETE:
+            trial.set_constraint(LATENCY_CONSTRAINT, original.constraints[LATENCY_CONSTRAINT])
+            s.study.tell(trial, list(original.values))
+        else:  # pruned, failed or still training: nothing the sampler may rank it by yet
+            s.study.tell(trial, state=TrialState.PRUNED)
+        self.duplicates_in_a_row += 1
+        if self.duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
+            raise SearchError(f"{self.duplicates_in_a_row} proposals in a row were architectures the study "
+                              "has already evaluated: the space looks exhausted (give --trials fewer, or "
+                              "--repeat-architectures)")
 
     def propose_batch(self, want: int) -> list[ActiveTrial]:
         """Propose until ``want`` trials are admitted to training."""
@@ -76,9 +108,10 @@ class Proposer:
             while len(proposed) < want - len(batch):
                 a = self.propose()
                 if a is None:
-                    self._screened_out()
+                    if not self.last_was_duplicate:
+                        self._screened_out()
                     continue
-                self.infeasible_in_a_row = 0
+                self.infeasible_in_a_row = self.duplicates_in_a_row = 0
                 proposed.append(a)
             batch += self.admit(proposed)
         return batch
@@ -119,6 +152,9 @@ class Proposer:
 
     def _measured_out(self, a: ActiveTrial, ms: float) -> None:
         s = self.state
+        key = architecture_key(a.cand.space.name, a.cand.config.arch_str)
+        if s.admitted.get(key) == a.number:  # not trained after all: a later proposal of it is timed again
+            del s.admitted[key]
         a.record.set_status(TrialStatus.INFEASIBLE, f"measured p50 {ms:.4g} ms on this host > budget "
                                                     f"{s.budget_ms:.4g} ms (predicted upper bound "
                                                     f"{a.upper_ms:.4g} ms); not trained")

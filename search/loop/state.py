@@ -25,11 +25,29 @@ from search.study.storage import StudyHandle
 from spaces import SearchSpace
 
 __all__ = ["SearchState", "SearchStatus", "SearchOutcome", "ActiveTrial", "counts_towards_trials",
-           "trial_seed"]
+           "trial_seed", "architecture_key", "admitted_architectures"]
 
 
 def trial_seed(seed: int, number: int) -> int:
     return (seed * 1_000_003 + number) % 2**31
+
+
+ADMITTED = (TrialStatus.TRAINING, TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED)
+
+
+def architecture_key(space: str, arch_str: str) -> str:
+    """One architecture, however its parameters were spelled: the space and its canonical string."""
+    return f"{space}:{arch_str}"
+
+
+def admitted_architectures(trials: list[FrozenTrial]) -> dict[str, int]:
+    """The first trial that was admitted to training, per architecture."""
+    index: dict[str, int] = {}
+    for t in trials:
+        record = TrialRecord.of(t)
+        if record.status in ADMITTED and record.arch_str:
+            index.setdefault(architecture_key(record.space, record.arch_str), t.number)
+    return index
 
 
 def counts_towards_trials(t: FrozenTrial, me: Mapping[str, Any]) -> str | None:
@@ -90,7 +108,7 @@ class SearchStatus:
             if record.status is None:
                 continue
             self.proposed += 1
-            if record.status is not TrialStatus.INFEASIBLE:
+            if record.status not in (TrialStatus.INFEASIBLE, TrialStatus.DUPLICATE):
                 self.feasible += 1
             elif record.measured_p50_ms is not None:
                 self.measured_out += 1
@@ -138,14 +156,18 @@ class SearchState:
     report: Callable[[SearchStatus], None]
     timer: CandidateTimer | None = None
     status: SearchStatus = field(default_factory=SearchStatus)
+    admitted: dict[str, int] = field(default_factory=dict)  # architecture_key -> the first trial admitted
 
     @property
     def study(self) -> optuna.Study:
         return self.handle.study
 
     def sync(self) -> int:
-        """Recount the study from the DB (other drivers may share it); see ``SearchStatus.recount``."""
-        return self.status.recount(self.study.get_trials(deepcopy=False), driver_tag())
+        """Recount the study from the DB (other drivers may share it; see ``SearchStatus.recount``) and
+        index the architectures it has admitted."""
+        trials = self.study.get_trials(deepcopy=False)
+        self.admitted = admitted_architectures(trials)
+        return self.status.recount(trials, driver_tag())
 
     def show(self) -> None:
         self.report(self.status)

@@ -38,6 +38,8 @@ class TrialStatus(enum.Enum):
     PRUNED = "pruned"  # stopped by successive halving (told PRUNED)
     FAILED = "failed"  # its training failed, twice where the fault was the infrastructure's (told FAIL)
     INTERRUPTED = "interrupted"  # its driver stopped before screening it (told FAIL by the next driver)
+    # an architecture the study already admitted: told the stored result (or PRUNED), never trained again
+    DUPLICATE = "duplicate"
 
     def __str__(self) -> str:
         return self.value
@@ -101,6 +103,7 @@ class TrialRecord:
     worker = _Attribute("host and pid of the worker that last ran it")
     ray_node = _Attribute("the Ray node that last ran it")
     retried = _Attribute("why its rung was tried a second time")
+    repeats = _Attribute("the earlier trial of the same architecture (a duplicate: not evaluated again)")
     normalization = _Attribute("mean and std per channel (of pixel / 255) of the training split it used")
 
     def __init__(self, attrs: Mapping[str, Any], write: Callable[[str, Any], None] | None = None):

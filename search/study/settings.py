@@ -65,6 +65,8 @@ class RunSettings:
     # local device: time each candidate before training it (search.screening.candidate_timing)
     time_candidates: bool = True
     finalize: bool = True
+    # evaluate an architecture the study already has again (to measure training noise); off: told the result
+    repeat_architectures: bool = False
     space_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

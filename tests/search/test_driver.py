@@ -258,3 +258,37 @@ def test_a_trial_another_driver_is_telling_counts_towards_the_trials():
     assert counted == {"training elsewhere": "elsewhere", "told elsewhere": "elsewhere", "mine": None,
                        "screening": None}
     assert counts_towards_trials(frozen[told.number], me) == "evaluated"
+
+
+def _enqueue_a_repeat(settings: RunSettings) -> optuna.trial.FrozenTrial:
+    """The sampler is made to propose the architecture of a complete trial again (as NSGA-II does)."""
+    handle = load_study(settings.study_name(), settings.storage, settings.runs_dir)
+    original = next(t for t in handle.study.get_trials() if t.user_attrs.get("status") == "complete")
+    handle.study.enqueue_trial(original.params)
+    return original
+
+
+def test_an_architecture_is_evaluated_once_and_a_repeat_is_told_its_result(shared_data, tmp_path):
+    settings = _tabular(tmp_path, shared_data, trials=3, generation=3)
+    run_search(settings)
+    original = _enqueue_a_repeat(settings)
+    more = _tabular(tmp_path, shared_data, trials=5, generation=3)
+    outcome = run_search(more)
+    trials = _trials(more)
+    repeats = [t for t in trials if t.user_attrs["status"] == "duplicate"]  # the enqueued one, maybe more
+    repeat = next(t for t in repeats if t.params == original.params)
+    assert repeat.user_attrs["repeats"] == original.number
+    assert repeat.values == original.values and "test_accuracy" not in repeat.user_attrs  # not evaluated
+    assert outcome.evaluated == 5 == len(_evaluated(trials))  # the repeat did not count
+    evaluated = [t.user_attrs["arch_str"] for t in _evaluated(trials)]
+    assert len(set(evaluated)) == len(evaluated)
+
+
+def test_repeats_are_evaluated_when_asked(shared_data, tmp_path):
+    settings = _tabular(tmp_path, shared_data, trials=3, generation=3)
+    run_search(settings)
+    original = _enqueue_a_repeat(settings)
+    run_search(_tabular(tmp_path, shared_data, trials=4, generation=3, repeat_architectures=True))
+    trials = _trials(settings)
+    assert not any(t.user_attrs["status"] == "duplicate" for t in trials)
+    assert [t.user_attrs["arch_str"] for t in _evaluated(trials)].count(original.user_attrs["arch_str"]) == 2
