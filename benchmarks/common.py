@@ -75,3 +75,9 @@ class RandomTrial:
         value = int(self.rng.integers(low, high + 1))
         self.params[name] = value
         return value
+
+
+def isolated_env(folder: Path) -> dict[str, str]:
+    """The environment of a run with its own profile and predictor-cache folders under ``folder``."""
+    return dict(os.environ, SEARCH_PROFILES_DIR=str(folder / "profiles"),
+                SEARCH_CACHE_DIR=str(folder / "cache"))

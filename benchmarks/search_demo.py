@@ -18,7 +18,6 @@ models' cards give the shipped model's measured p50 against its prediction
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from search.study.storage import load_study
 from spaces import create_space
 from spaces.export import export_onnx
 
-from .common import write_result
+from .common import isolated_env, write_result
 
 GOAL_MINUTES, GOAL_TEST_ACC, GOAL_WITHIN = 10.0, 0.97, 0.95
 REJECTED_SAMPLE = 12
@@ -74,7 +73,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        env = dict(os.environ, SEARCH_PROFILES_DIR=str(tmp / "profiles"), SEARCH_CACHE_DIR=str(tmp / "cache"))
+        env = isolated_env(tmp)
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "search", "run"], cwd=tmp, env=env, capture_output=True,
                               text=True)
