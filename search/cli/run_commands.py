@@ -45,6 +45,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="evaluations at once, as Ray tasks (1: in this "
                         "process; default: CPU count, at most 8)")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    _add_training_args(p)
+
+
+def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat-architectures", action="store_true",
                    help="evaluate an architecture the study already has again (to measure training noise); "
                         "by default a repeat is told the earlier result and not counted")
