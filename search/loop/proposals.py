@@ -89,10 +89,12 @@ class Proposer:
         record.repeats = number
         record.set_status(TrialStatus.DUPLICATE,
                           f"the architecture of trial {number} ({told}); not evaluated again")
-        if told is TrialStatus.COMPLETE:
-            trial.set_constraint(LATENCY_CONSTRAINT, original.constraints[LATENCY_CONSTRAINT])
+        # another driver writes the status before it tells the values: complete only once both are there
+        if told is TrialStatus.COMPLETE and original.state == TrialState.COMPLETE and original.values:
+            trial.set_constraint(LATENCY_CONSTRAINT, original.constraints.get(
+                LATENCY_CONSTRAINT, original.values[1] - s.budget_ms))
             s.study.tell(trial, list(original.values))
-        else:  # pruned, failed or still training: nothing the sampler may rank it by yet
+        else:  # pruned, failed, still training or being told: nothing the sampler may rank it by yet
             s.study.tell(trial, state=TrialState.PRUNED)
         self.duplicates_in_a_row += 1
         if self.duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
