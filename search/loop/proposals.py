@@ -22,7 +22,7 @@ from search.errors import SearchError
 from search.loop.state import ActiveTrial, SearchState, architecture_key, trial_seed
 from search.study.candidates import rebuild_candidate, sample_candidate
 from search.study.coordination import driver_tag, orphaned
-from search.study.record import LATENCY_CONSTRAINT, TrialRecord, TrialStatus, live_trial
+from search.study.record import LATENCY_CONSTRAINT, TrialRecord, TrialStatus, frozen_trial, live_trial
 from spaces import NasError
 
 __all__ = ["Proposer", "MAX_INFEASIBLE_IN_A_ROW", "MAX_MEASURED_OUT_IN_A_ROW", "MAX_DUPLICATES_IN_A_ROW"]
@@ -51,22 +51,22 @@ class Proposer:
             record.set_status(TrialStatus.INVALID, str(exc))
             s.study.tell(trial, state=TrialStatus.INVALID.optuna_state)
             return None
+        record.space, record.arch_str = cand.space.name, cand.config.arch_str
+        s.status.proposed += 1
+        key = architecture_key(cand.space.name, cand.config.arch_str)
+        self.last_was_duplicate = not s.settings.repeat_architectures and key in s.admitted
+        if self.last_was_duplicate:  # recognised before it is screened: what else it would record is known
+            self._tell_duplicate(trial, record, s.admitted[key])
+            return None
         score = s.screen.score(cand.space, cand.config)
         layers = cand.space.layers(cand.config, cand.space.input_shape(cand.config, s.screen.in_chans),
                                    s.screen.num_classes)
         flops, params = sum(layer.flops for layer in layers), sum(layer.params for layer in layers)
         seed = trial_seed(s.settings.seed, trial.number)
-        record.space, record.arch_str, record.config = (cand.space.name, cand.config.arch_str,
-                                                        cand.config.to_dict())
+        record.config = cand.config.to_dict()
         record.seed, record.predicted_p50_ms, record.predicted_upper_ms = seed, score.p50_ms, score.upper_ms
         record.budget_ms, record.flops, record.n_params, record.versions = (s.budget_ms, flops, params,
                                                                             s.versions)
-        s.status.proposed += 1
-        key = architecture_key(cand.space.name, cand.config.arch_str)
-        self.last_was_duplicate = not s.settings.repeat_architectures and key in s.admitted
-        if self.last_was_duplicate:
-            self._tell_duplicate(trial, record, s.admitted[key])
-            return None
         if score.upper_ms > s.budget_ms:
             trial.set_constraint(LATENCY_CONSTRAINT, score.upper_ms - s.budget_ms)
             record.set_status(TrialStatus.INFEASIBLE,
@@ -84,7 +84,7 @@ class Proposer:
     def _tell_duplicate(self, trial, record: TrialRecord, number: int) -> None:
         """Tell ``trial`` what trial ``number``, the same architecture, was told; train nothing."""
         s = self.state
-        original = s.study.get_trials(deepcopy=False)[number]
+        original = frozen_trial(s.study, s.handle.backend, number)
         told = TrialRecord.of(original).status
         record.repeats = number
         record.set_status(TrialStatus.DUPLICATE,

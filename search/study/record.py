@@ -21,7 +21,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["TrialStatus", "TrialRecord", "live_trial", "LATENCY_CONSTRAINT"]
+__all__ = ["TrialStatus", "TrialRecord", "live_trial", "frozen_trial", "LATENCY_CONSTRAINT"]
 
 #: the constraint the samplers see: the latency bound (or timing) minus the budget; <= 0 is feasible
 LATENCY_CONSTRAINT = "latency_upper_minus_budget_ms"
@@ -137,8 +137,17 @@ class TrialRecord:
             self.reason = reason
 
 
+def _trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> int:
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name),
+                                                           number)
+
+
 def live_trial(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> optuna.trial.Trial:
     """A running trial of ``study`` by its number, as an Optuna ``Trial`` (for a driver that adopts the
     trials a dead one left), found through the storage's public API."""
-    study_id = storage.get_study_id_from_name(study.study_name)
-    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+    return optuna.trial.Trial(study, _trial_id(study, storage, number))
+
+
+def frozen_trial(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> FrozenTrial:
+    """One trial of ``study`` by its number, as stored now, without reading the others."""
+    return storage.get_trial(_trial_id(study, storage, number))
