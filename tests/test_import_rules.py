@@ -32,6 +32,7 @@ DEFERRED = {
     "onnxruntime": "only timing and accuracy through ONNX Runtime need it",
     "sklearn": "a 1 s import: only fitting predictors and the digits data need it",
     "matplotlib": "only plots need it, and its backend is chosen first",
+    "plotly": "only the report's interactive chart needs it",
     "ray": "a multi-second import: only --workers > 1 needs it",
     "PIL": "only image folders need it",
     "optuna": "only the study's commands need it",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from search.study.settings import RunSettings
 from search.study.storage import load_study
 from spaces import NasError
 
+from ..browser import rendered_dom
 from ..fake_timing import FakeTiming
 from ..tiny import TINY
 
@@ -174,6 +176,22 @@ def test_a_local_study_has_no_device_kit(finalized):
     assert not (finalized.folder / "kit").exists()
     with pytest.raises(NasError, match="for remote devices"):
         import_device_measurements("f", None, str(finalized.runs))
+
+
+def test_the_report_shows_the_shipped_model_with_a_link_to_its_card(finalized, tmp_path):
+    out = tmp_path / "elsewhere" / "report"  # links are relative to wherever the report is written
+    assert main(["report", "--study", "f", "--runs-dir", str(finalized.runs), "--out", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    links = re.findall(r'<a href="([^":]+)">', page)  # the page's own links (Plotly's script has others)
+    assert [(out / link).resolve() for link in links] == [finalized.folder / "MODEL_CARD.md",
+                                                         finalized.folder / "model_card.json"]
+    shipped = finalized.card["variants"][finalized.card["shipped"]]
+    row = next(line for line in (out / "summary.md").read_text().splitlines()
+               if line.startswith(f"| {finalized.entry.trial} | `{finalized.card['shipped']}`"))
+    assert f"{shipped['test_accuracy'] * 100:.2f}%" in row and f"{shipped['p50_ms']:.4g}" in row
+    # the star of the shipped model, named in the chart's legend
+    dom = rendered_dom(out / "report.html")
+    assert f"shipped: trial {finalized.entry.trial}" in dom.split('id="pareto-front"', 1)[1]
 
 
 def test_export_hands_out_the_finalized_files_and_an_export_teaches_another_finalize(finalized, tmp_path):

@@ -50,9 +50,7 @@ def test_run_then_top_and_show(shared_data, tmp_path, capsys):
     assert record["status"] == "complete" and record["arch_str"] == front[0]["arch_str"]
     assert 0 < record["test_accuracy"] <= 1  # the table's test accuracy, reported beside the searched one
     assert main(["report", "--study", "tab", "--runs-dir", str(runs)]) == 0
-    page = (runs / "tab" / "report" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4  # self-contained: every plot inlined
-    assert "Pareto front" in (runs / "tab" / "report" / "summary.md").read_text()
+    assert "Pareto front" in (runs / "tab" / "report" / "summary.md").read_text()  # more in test_report
 
 
 def test_retrieval_errors_are_one_line(tmp_path, capsys):
