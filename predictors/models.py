@@ -20,18 +20,20 @@ Everything is deterministic for a given ``random_state``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
 
 from spaces import KINDS, LayerSpec
 
@@ -49,6 +51,7 @@ _ADDITIVE_NAMES = tuple(f"{kind}_{stat}" for kind in KINDS for stat in ("count",
 _ADDITIVE_COLS = np.array([FEATURE_NAMES.index(name) for name in _ADDITIVE_NAMES])
 _FLOPS_COL = FEATURE_NAMES.index("total_flops")
 _MIN_ROWS = 5
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -406,6 +409,18 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits
     return {name: log_ratio_metrics(pred, y) for name, pred in oof.items()}, oof
 
 
+def one_thread(fit: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fit`` with one OpenMP/BLAS thread. Gradient boosting on hundreds of rows gains nothing from a
+    second thread, and its threads meet at a barrier at every tree node: where another process keeps a core
+    busy, they spin there, and a fit took many times longer than on one thread."""
+    @functools.wraps(fit)
+    def limited(*args, **kwargs) -> T:
+        with threadpool_limits(1):
+            return fit(*args, **kwargs)
+    return limited
+
+
+@one_thread
 def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
                   precision: str = "fp32", coverage: float = 0.9, random_state: int = 0,
                   candidates: Sequence[str] | None = None, n_splits: int = 5,
@@ -448,6 +463,7 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
     return refit_predictor(X, y, precision, choice, q, coverage, random_state, scores)
 
 
+@one_thread
 def refit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
                     precision: str, choice: str, log_upper_q: float, coverage: float, random_state: int = 0,
                     cv_scores: dict[str, dict[str, float]] | None = None) -> LatencyPredictor:
