@@ -22,8 +22,8 @@ from spaces import LayerSpec
 
 from .data import check_latencies
 from .errors import PredictorError
-from .features import FEATURE_NAMES, feature_matrix
-from .models import LatencyPredictor, conformal_quantile
+from .features import FEATURE_NAMES, arch_features, feature_matrix
+from .models import LatencyPredictor, conformal_quantile, one_thread
 
 __all__ = ["FewShotPredictor", "fit_fewshot"]
 
@@ -58,11 +58,21 @@ class FewShotPredictor:
         p50 = self.predict(archs)
         return p50, p50 * math.exp(self.log_upper_q)
 
+    def score(self, space: Any, configs: Sequence[Any], input_shape: tuple[int, int, int] | None = None,
+              num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Batch-score configs of ``space`` as ``LatencyPredictor.score`` does: ``(p50_ms, upper_ms)``.
+        The sources were fitted on the space's full features (its encoding included), so these are too."""
+        if not configs:
+            return np.zeros(0), np.zeros(0)
+        X = arch_features(space, configs, input_shape, num_classes, self.precision)
+        return self.predict_with_upper(X)
+
 
 def _ridge(alpha: float) -> Any:
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha))
 
 
+@one_thread
 def fit_fewshot(sources: Sequence[LatencyPredictor], archs: Sequence[Sequence[LayerSpec]] | np.ndarray,
                 latency_ms: Sequence[float], coverage: float = 0.9,
                 precision: str = "fp32") -> FewShotPredictor:

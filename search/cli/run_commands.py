@@ -10,7 +10,7 @@ from search.cli.argtypes import comma_list, positive_int
 from search.cli.progress import PhaseBars, SearchBar
 from search.cli.study_commands import add_study_args
 from search.finalize.settings import FinalizeSettings
-from search.study.settings import RunSettings
+from search.study.settings import FEWSHOT_BELOW_ROWS, PRIORS, RunSettings
 
 __all__ = ["RUN_COMMANDS"]
 
@@ -81,6 +81,10 @@ def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictor-rows", type=int,
                    help="fit the screening predictor on at most this many of the "
                         "profile's rows (default all)")
+    p.add_argument("--prior", choices=PRIORS, default=RUN.prior,
+                   help=f"auto (default): a device with fewer than {FEWSHOT_BELOW_ROWS} measured "
+                        "architectures of a space is screened by transfer from every other profile of that "
+                        "space; none: its own rows only")
     p.add_argument("--no-candidate-timing", action="store_true",
                    help="local device: screen by prediction only, without timing each candidate on this host "
                         "before training it (the study then depends on the profile alone)")
@@ -99,7 +103,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         study=args.study, storage=args.storage,
         runs_dir=args.runs_dir, ray_address=args.ray_address, job_timeout_s=args.job_timeout,
         profile_count=args.profile_count,
-        predictor_rows=args.predictor_rows, finalize=not args.no_finalize,
+        predictor_rows=args.predictor_rows, prior=args.prior, finalize=not args.no_finalize,
         time_candidates=not args.no_candidate_timing, repeat_architectures=args.repeat_architectures)
 
 

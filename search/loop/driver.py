@@ -149,7 +149,7 @@ def run_search(settings: RunSettings, status_cb: Callable[[SearchStatus], None] 
     in_chans, classes = described["in_chans"], described["num_classes"]
     profile = _open_profile(settings, profile_progress)
     screen = Screen(profile, spaces, settings.precision, settings.coverage, in_chans, classes,
-                    settings.predictor_rows)
+                    settings.predictor_rows, settings.prior, profile_progress)
     budget_ms = settings.latency_ms
     if budget_ms is None:
         budget_ms = _stored_budget(settings) or screen.default_budget_ms()

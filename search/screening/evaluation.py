@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hwprofiles.profile import Profile
-from hwprofiles.store import cache_dir, list_profiles, open_profile
+from hwprofiles.store import cache_dir, open_profile
 from predictors import (
     accuracy_metrics,
     data_hash,
@@ -27,14 +27,13 @@ from predictors import (
 )
 from predictors.data import default_num_classes
 from search.errors import SearchError
-from search.screening.fitting import predictor_for_profile, profile_rows
+from search.screening.fitting import fewshot_sources, profile_rows
 from spaces import create_space
 
 __all__ = ["evaluate_profile", "held_out_accuracy", "choose_space"]
 
 log = logging.getLogger(__name__)
 DEFAULT_TRAIN_CAP = 900  # the published-data goals use 900 training architectures
-SOURCE_ROWS_CAP = 900  # few-shot source predictors are fitted on this many rows of each other device
 
 
 def choose_space(profile: Profile, space: str | None) -> str:
@@ -55,13 +54,7 @@ def _default_train_size(n: int) -> int:
 
 def _fewshot(profile: Profile, space_name: str, precision: str, data, train: np.ndarray, test: np.ndarray,
              seed: int, coverage: float) -> dict[str, Any]:
-    sources = []
-    for name in list_profiles():
-        if name == profile.name:
-            continue
-        other = open_profile(name, check_arch=False)
-        if space_name in other.spaces and other.select(space=space_name, precision=precision):
-            sources.append((name, predictor_for_profile(other, space_name, precision, SOURCE_ROWS_CAP, seed)))
+    sources = fewshot_sources(profile.name, space_name, precision, seed=seed)
     if not sources:
         raise SearchError(f"--prior auto needs other profiles of space {space_name}; none found")
     X, y = data.X, data.latency_ms

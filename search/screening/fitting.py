@@ -2,19 +2,32 @@
 
 The profile's CSV is the source of truth; fitted predictors are rebuilt from it
 deterministically and cached by a hash of the data (``predictors.cache``).
+
+A profile with few rows of a space (an imported 20-architecture kit) gets the
+few-shot transfer instead (``predictors.fewshot``): the predictors of every other
+profile of that space, mapped onto this device by its own rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from hwprofiles.profile import Measurement, Profile
-from hwprofiles.store import cache_dir
-from predictors import predictor_for_rows
+from hwprofiles.store import cache_dir, list_profiles, open_profile
+from predictors import FewShotPredictor, LatencyPredictor, fit_fewshot, predictor_for_rows, rows_to_data
+from predictors.data import default_num_classes
 from search.errors import SearchError
+from search.study.settings import FEWSHOT_BELOW_ROWS, PRIORS
 from spaces import create_space
 
-__all__ = ["predictor_for_profile", "subset_rows", "profile_rows"]
+__all__ = ["predictor_for_profile", "subset_rows", "profile_rows", "fewshot_sources", "screening_predictor",
+           "ScreeningPredictor", "SOURCE_ROWS_CAP", "uses_fewshot"]
+
+Progress = Callable[[str, int, int], None]
+SOURCE_ROWS_CAP = 900  # each source profile's predictor is fitted on a seeded subset of this many rows
 
 
 def profile_rows(profile: Profile, space: str, precision: str) -> list[Measurement]:
@@ -40,3 +53,61 @@ def predictor_for_profile(profile: Profile, space: str, precision: str = "fp32",
     rows = subset_rows(profile_rows(profile, space, precision), max_rows, seed)
     return predictor_for_rows(rows, create_space(space), precision, coverage=coverage,
                               cache_dir=cache_dir() / "predictors")
+
+
+def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOURCE_ROWS_CAP,
+                    seed: int = 0, progress: Progress | None = None) -> list[tuple[str, LatencyPredictor]]:
+    """The predictor of every other profile with ``space`` at ``precision`` (shipped and measured), each
+    fitted on at most ``max_rows`` of its rows (cached like any profile's: minutes each the first time)."""
+    others = []
+    for name in list_profiles():
+        other = open_profile(name, check_arch=False) if name != target else None
+        if other is not None and space in other.spaces and other.select(space=space, precision=precision):
+            others.append(other)
+    sources = []
+    for done, other in enumerate(others):
+        if progress:
+            progress(f"few-shot sources of {space}", done, len(others))
+        sources.append((other.name, predictor_for_profile(other, space, precision, max_rows, seed)))
+    if progress and others:
+        progress(f"few-shot sources of {space}", len(others), len(others))
+    return sources
+
+
+@dataclass(frozen=True)
+class ScreeningPredictor:
+    """What screens one space of a device: its own rows' predictor, or the few-shot transfer."""
+
+    predictor: LatencyPredictor | FewShotPredictor
+    kind: str  # "full" or "few-shot"
+    rows: int  # the device's own rows it was fitted on
+    sources: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "full":
+            return f"full: {self.rows} rows"
+        return f"few-shot: {self.rows} rows + {len(self.sources)} devices ({', '.join(self.sources)})"
+
+
+def uses_fewshot(rows: int, prior: str) -> bool:
+    """Whether a device with ``rows`` of a space is screened by the transfer (given a source profile)."""
+    if prior not in PRIORS:
+        raise SearchError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+    return prior == "auto" and rows < FEWSHOT_BELOW_ROWS
+
+
+def screening_predictor(profile: Profile, space: str, precision: str = "fp32", max_rows: int | None = None,
+                        coverage: float = 0.9, prior: str = "auto", source_rows: int = SOURCE_ROWS_CAP,
+                        progress: Progress | None = None) -> ScreeningPredictor:
+    """The predictor that screens ``space`` on ``profile``: few-shot where it has fewer than
+    ``FEWSHOT_BELOW_ROWS`` rows and ``prior`` is "auto" (and another profile of the space exists), else
+    its own rows'."""
+    rows = subset_rows(profile_rows(profile, space, precision), max_rows)
+    if uses_fewshot(len(rows), prior):
+        sources = fewshot_sources(profile.name, space, precision, source_rows, progress=progress)
+        if sources:
+            data = rows_to_data(rows, create_space(space), precision, default_num_classes(space))
+            model = fit_fewshot([p for _, p in sources], data.X, data.latency_ms, coverage, precision)
+            return ScreeningPredictor(model, "few-shot", len(rows), tuple(n for n, _ in sources))
+    return ScreeningPredictor(predictor_for_profile(profile, space, precision, max_rows, coverage=coverage),
+                              "full", len(rows))

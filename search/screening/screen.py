@@ -17,11 +17,11 @@ import numpy as np
 from hwprofiles.profile import Profile
 from hwprofiles.sampling import plan_architectures
 from hwprofiles.store import open_profile
-from predictors import LatencyPredictor, data_hash
+from predictors import FewShotPredictor, LatencyPredictor, data_hash
 from predictors.cache import CODE_VERSION
 from predictors.data import default_num_classes
 from search.errors import SearchError
-from search.screening.fitting import predictor_for_profile, subset_rows
+from search.screening.fitting import SOURCE_ROWS_CAP, ScreeningPredictor, screening_predictor, subset_rows
 from spaces import ArchConfig, SearchSpace, create_space
 
 __all__ = ["Screen", "Score"]
@@ -41,17 +41,22 @@ class Screen:
 
     def __init__(self, profile: Profile, spaces: Mapping[str, SearchSpace], precision: str = "fp32",
                  coverage: float = 0.9, in_chans: int = 3, num_classes: int = 10,
-                 max_rows: int | None = None):
-        self.profile, self.spaces, self.precision = profile, dict(spaces), precision
+                 max_rows: int | None = None, prior: str = "auto", progress: Progress | None = None):
+        self.profile, self.spaces, self.precision, self.prior = profile, dict(spaces), precision, prior
         self.coverage, self.in_chans, self.num_classes = coverage, in_chans, num_classes
         for name in self.spaces:
             if name not in profile.spaces:
                 raise SearchError(f"device {profile.name!r} has no measurements of space {name!r} (it covers "
                                   f"{', '.join(profile.spaces) or 'nothing'}); profile it: "
                                   f"python -m search profile --device {profile.name} --space {name}")
-        self.predictors: dict[str, LatencyPredictor] = {
-            name: predictor_for_profile(profile, name, precision, max_rows, coverage=coverage)
+        # the few-shot sources are fitted on as many rows as the device's own predictor may be
+        source_rows = min(SOURCE_ROWS_CAP, max_rows or SOURCE_ROWS_CAP)
+        self.screening: dict[str, ScreeningPredictor] = {
+            name: screening_predictor(profile, name, precision, max_rows, coverage, prior, source_rows,
+                                      progress)
             for name in self.spaces}
+        self.predictors: dict[str, LatencyPredictor | FewShotPredictor] = {
+            name: s.predictor for name, s in self.screening.items()}
         self.max_rows = max_rows
         # features are computed as the predictor was fitted: by the space with its default options
         self._feature_spaces = {name: create_space(name) for name in self.spaces}
@@ -59,7 +64,7 @@ class Screen:
     def reloaded(self) -> Screen:
         """The same screen fitted on the profile as it is on disk now (rows appended since are used)."""
         return Screen(open_profile(self.profile.name), self.spaces, self.precision, self.coverage,
-                      self.in_chans, self.num_classes, self.max_rows)
+                      self.in_chans, self.num_classes, self.max_rows, self.prior)
 
     def score(self, space: SearchSpace, config: ArchConfig) -> Score:
         p50, upper = self.score_many(space, [config])
@@ -105,7 +110,7 @@ class Screen:
     def versions(self) -> dict[str, str]:
         """Short hashes of the profile rows and the fitted predictors, stored with every trial."""
         rows = {name: self.profile.select(space=name, precision=self.precision) for name in self.spaces}
-        if self.max_rows is not None:  # the same seeded subset predictor_for_profile fitted on
+        if self.max_rows is not None:  # the same seeded subset the predictor was fitted on
             rows = {name: subset_rows(r, self.max_rows) for name, r in rows.items()}
         digest = hashlib.sha256()
         for name in sorted(rows):
@@ -115,4 +120,5 @@ class Screen:
                                      self.coverage, 0)[:16]
                      for name in sorted(rows)}
         return {"profile": f"{self.profile.name}@{digest.hexdigest()[:16]}",
-                "predictor": f"{CODE_VERSION}:" + ",".join(f"{k}={v}" for k, v in predictor.items())}
+                "predictor": f"{CODE_VERSION}:" + ",".join(f"{k}={v}" for k, v in predictor.items()),
+                "screen": "; ".join(f"{name} {s.describe()}" for name, s in sorted(self.screening.items()))}

@@ -14,7 +14,7 @@ from search.training.datasets import DATASETS
 from search.training.settings import OPTIMIZERS
 from spaces import UnknownNameError, list_spaces
 
-__all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "PRECISIONS"]
+__all__ = ["RunSettings", "SAMPLERS", "EVALUATORS", "PRECISIONS", "PRIORS", "FEWSHOT_BELOW_ROWS"]
 
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 EVALUATORS = ("training", "tabular")
@@ -30,6 +30,10 @@ def default_workers() -> int:
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
+
+PRIORS = ("auto", "none")
+#: a profile with fewer rows of a space than this is screened by the few-shot transfer (``--prior auto``)
+FEWSHOT_BELOW_ROWS = 100
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -62,6 +66,9 @@ class RunSettings:
     job_timeout_s: float | None = None  # None: measured (search.execution.timeouts)
     profile_count: int = 40
     predictor_rows: int | None = None  # fit the screening predictor on at most this many rows (default all)
+    # "auto": a device with fewer than FEWSHOT_BELOW_ROWS rows of a space is screened by the few-shot
+    # transfer from the other profiles of that space (search.screening.fitting)
+    prior: str = "auto"
     # local device: time each candidate before training it (search.screening.candidate_timing)
     time_candidates: bool = True
     finalize: bool = True
@@ -110,6 +117,8 @@ class RunSettings:
         if self.predictor_rows is not None and (not isinstance(self.predictor_rows, int)
                                                 or self.predictor_rows < 10):
             raise SearchError(f"--predictor-rows must be an integer >= 10, got {self.predictor_rows!r}")
+        if self.prior not in PRIORS:
+            raise SearchError(f"--prior must be one of {', '.join(PRIORS)}, got {self.prior!r}")
 
     def _check_numbers(self) -> None:
         if self.halving_rate is not None and not (_finite(self.halving_rate) and self.halving_rate > 1):
