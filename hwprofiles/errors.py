@@ -19,7 +19,8 @@ class DeviceNotFoundError(UnknownNameError):
         # one line, as every user error (the CLI prints it as is)
         self.args = (
             f"no profile for device {name!r}; available: {', '.join(available) or '(none)'}; create it: "
-            f"'python -m search profile --device {name}' measures this machine, 'python -m search profile "
-            f"kit' then 'profile import KIT --device {name}' a remote one, 'profile import FILE.csv --device "
-            f"{name} --space S' takes your own numbers",
+            f"'python -m search profile --device {name}' measures this machine; for a remote one, "
+            f"'python -m search profile kit --space S --count 20' then 'profile import KIT --device {name}' "
+            "(20 architectures: screened by transfer from the other profiles of S; 100-200 for a predictor "
+            f"of its own); 'profile import FILE.csv --device {name} --space S' takes your own numbers",
         )

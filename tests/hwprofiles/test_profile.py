@@ -93,4 +93,4 @@ def test_unknown_device_lists_profiles_and_how_to_create_one(user_profiles):
     text = str(info.value)
     assert "mybox" in text
     assert "python -m search profile --device jetson" in text
-    assert "profile kit" in text and "profile import" in text
+    assert "profile kit --space S --count 20" in text and "profile import" in text
