@@ -298,7 +298,11 @@ def search_tabular(r: dict) -> str:
             "(accuracy x (budget - measured latency)). Every evaluation counts, a repeated architecture "
             "too; \"distinct\" is the share of distinct architectures among the first 100 and 200 "
             "evaluations (the plain samplers pay for their repeats; the driver tells the sampler a repeat's "
-            "stored result instead of evaluating it).\n\n"
+            "stored result instead of evaluating it)."
+            + ("" if "distinct_share@100" in r["rows"][0] else
+               " This run predates that: the driver's evaluations here include repeated architectures, "
+               "and its figures are not comparable with the runs above.")
+            + "\n\n"
             + _table(["strategy", "HV@50", "HV@100", "HV@200", "best feasible @100",
                       "gap to true best (points)",
                       "worst seed gap", "evaluations truly feasible", "distinct @100", "distinct @200"], rows)
