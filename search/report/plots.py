@@ -68,8 +68,10 @@ def predicted_vs_measured_png(view: StudyView) -> bytes | Omitted:
     pairs = [(c["measured_p50_ms"], c["predicted_p50_ms"], trial) for c, trial in compared
              if c.get("predicted_p50_ms")]
     if not pairs:
-        return Omitted("no finalized model has a predicted latency to compare: run python -m search finalize"
-                       if not view.shipped else "the finalized models were not screened by a predictor")
+        if view.shipped:
+            return Omitted("the finalized models were not screened by a predictor")
+        return Omitted("a tabular study trains no model to finalize and measure" if view.tabular else
+                       "no model has been finalized and measured yet: run python -m search finalize")
     plt, fig, ax = _figure()
     measured, predicted, _ = zip(*pairs)
     ax.scatter(measured, predicted, c="tab:blue", zorder=3)
@@ -119,5 +121,5 @@ def accuracy_png(view: StudyView) -> bytes | Omitted:
 def time_png(view: StudyView) -> bytes | Omitted:
     if not any((r.train_seconds or 0) > 0 and r.status in COLORS for _, r in view.records):
         return Omitted("no trial was trained: the tabular evaluator looks accuracy up"
-                       if view.settings.get("evaluator") == "tabular" else "no trial has been trained yet")
+                       if view.tabular else "no trial has been trained yet")
     return _over_trials(view, "train_seconds", "training seconds", "Time per trial", 1.0)

@@ -58,6 +58,8 @@ def _runtime(card: dict) -> str:
 
 def shipped_models(view: StudyView, out: Path) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Shipped models (measured)")]
+    if not view.shipped and view.tabular:
+        return blocks + [Paragraph("None: a tabular study looks accuracy up and trains no model to ship.")]
     if not view.shipped:
         return blocks + [Paragraph(["No model has been finalized yet: ",
                                     Code(f"python -m search finalize --study {view.name}"), "."])]

@@ -56,6 +56,11 @@ class StudyView:
     front: list[ArchitecturePoint]  # the non-dominated trained ones, fastest first
     shipped: list[ShippedModel]
 
+    @property
+    def tabular(self) -> bool:
+        """Accuracy looked up in a table: nothing trained, nothing to finalize."""
+        return self.settings.get("evaluator") == "tabular"
+
     def count_by_status(self) -> dict[str, int]:
         count: dict[str, int] = {}
         for _, record in self.records:

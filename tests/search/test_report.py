@@ -65,10 +65,11 @@ def test_plots_with_nothing_to_show_are_left_out_with_a_line_saying_why(report):
     summary = (report.folder / "summary.md").read_text()
     assert ("Time per trial: left out, no trial was trained: the tabular evaluator looks accuracy up."
             in summary)
-    assert "Predicted vs measured latency: left out, no finalized model" in summary
+    assert ("Predicted vs measured latency: left out, a tabular study trains no model to finalize and "
+            "measure." in summary)
     assert not (report.folder / "time_per_trial.png").exists()
     assert "![Pareto front](pareto_front.png)" in summary and (report.folder / "pareto_front.png").is_file()
-    assert "No model has been finalized yet" in summary
+    assert "None: a tabular study looks accuracy up and trains no model to ship." in summary
 
 
 HOVER_FRONT = """var gd = document.getElementById('pareto-front');
