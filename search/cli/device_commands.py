@@ -39,15 +39,15 @@ def _add_devices_args(p: argparse.ArgumentParser) -> None:
                         "(minutes the first time)")
 
 
-def _screened_by(profile, profiles_of: Counter) -> str:
+def _screened_by(profile, sources_of: Counter) -> str:
     """Per space: the device's own rows' predictor ("full"), or the few-shot transfer (--prior auto)."""
-    from search.screening.fitting import uses_fewshot
+    from search.screening.fitting import is_source, uses_fewshot
 
     parts = []
     for space in profile.spaces:
         precision = "fp32" if "fp32" in profile.device.precisions else profile.device.precisions[0]
         fewshot = uses_fewshot(len(profile.select(space=space, precision=precision)), "auto") and \
-            profiles_of[space] > 1
+            sources_of[space] - is_source(profile, space, precision) > 0
         parts.append(f"{space} {'few-shot' if fewshot else 'full'}")
     return ", ".join(parts) or "-"
 
@@ -56,7 +56,9 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     from search.screening.evaluation import held_out_accuracy  # imports scikit-learn
 
     rows = describe_profiles()
-    profiles_of = Counter(space for r in rows for space in r.spaces)
+    from search.screening.fitting import is_source
+
+    sources_of = Counter(space for r in rows for space in r.spaces if is_source(r.profile, space, "fp32"))
     header = ("device", "spaces", "measured", "runtime", "precision", "batch", "noise", "source",
               "screened by", "held-out within ±10%")
     table = [header]
@@ -81,7 +83,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         table.append((r.name, ",".join(r.spaces) or "-", str(r.measurements), r.runtime,
                       ",".join(r.precisions), str(r.batch),
                       "-" if r.noise_floor_pct is None else f"{r.noise_floor_pct:.1f}%", r.source,
-                      _screened_by(r.profile, profiles_of), accuracy))
+                      _screened_by(r.profile, sources_of), accuracy))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

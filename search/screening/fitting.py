@@ -24,7 +24,7 @@ from search.study.settings import FEWSHOT_BELOW_ROWS, PRIORS
 from spaces import create_space
 
 __all__ = ["predictor_for_profile", "subset_rows", "profile_rows", "fewshot_sources", "screening_predictor",
-           "ScreeningPredictor", "SOURCE_ROWS_CAP", "uses_fewshot"]
+           "ScreeningPredictor", "SOURCE_ROWS_CAP", "uses_fewshot", "is_source"]
 
 Progress = Callable[[str, int, int], None]
 SOURCE_ROWS_CAP = 900  # each source profile's predictor is fitted on a seeded subset of this many rows
@@ -57,12 +57,13 @@ def predictor_for_profile(profile: Profile, space: str, precision: str = "fp32",
 
 def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOURCE_ROWS_CAP,
                     seed: int = 0, progress: Progress | None = None) -> list[tuple[str, LatencyPredictor]]:
-    """The predictor of every other profile with ``space`` at ``precision`` (shipped and measured), each
-    fitted on at most ``max_rows`` of its rows (cached like any profile's: minutes each the first time)."""
+    """The predictor of every other profile with a predictor of its own for ``space`` at ``precision``
+    (at least ``FEWSHOT_BELOW_ROWS`` rows; shipped and measured), each fitted on at most ``max_rows`` of its
+    rows (cached like any profile's)."""
     others = []
     for name in list_profiles():
         other = open_profile(name, check_arch=False) if name != target else None
-        if other is not None and space in other.spaces and other.select(space=space, precision=precision):
+        if other is not None and is_source(other, space, precision):
             others.append(other)
     sources = []
     for done, other in enumerate(others):
@@ -72,6 +73,12 @@ def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOU
     if progress and others:
         progress(f"few-shot sources of {space}", len(others), len(others))
     return sources
+
+
+def is_source(profile: Profile, space: str, precision: str) -> bool:
+    """Whether ``profile`` can lend its predictor of ``space`` to a device with few rows."""
+    return (space in profile.spaces
+            and len(profile.select(space=space, precision=precision)) >= FEWSHOT_BELOW_ROWS)
 
 
 @dataclass(frozen=True)
@@ -102,8 +109,9 @@ def screening_predictor(profile: Profile, space: str, precision: str = "fp32", m
     """The predictor that screens ``space`` on ``profile``: few-shot where it has fewer than
     ``FEWSHOT_BELOW_ROWS`` rows and ``prior`` is "auto" (and another profile of the space exists), else
     its own rows'."""
-    rows = subset_rows(profile_rows(profile, space, precision), max_rows)
-    if uses_fewshot(len(rows), prior):
+    measured = profile_rows(profile, space, precision)
+    rows = subset_rows(measured, max_rows)
+    if uses_fewshot(len(measured), prior):
         sources = fewshot_sources(profile.name, space, precision, source_rows, progress=progress)
         if sources:
             data = rows_to_data(rows, create_space(space), precision, default_num_classes(space))

@@ -20,7 +20,8 @@ SHOTS = 20
 
 @pytest.fixture
 def new_device(tmp_path, monkeypatch):
-    """``newdev``: 20 of pixel3's measured nb201 architectures, imported as a user's kit CSV would be."""
+    """``newdev``: 20 of pixel3's measured nb201 architectures, imported as a user's kit CSV would be; and
+    ``tinydev`` with 3 of them."""
     monkeypatch.setenv("SEARCH_PROFILES_DIR", str(tmp_path / "profiles"))
     monkeypatch.setenv("SEARCH_CACHE_DIR", str(tmp_path / "cache"))
     rows = open_profile("pixel3").select(space="nb201", precision="fp32")
@@ -29,6 +30,8 @@ def new_device(tmp_path, monkeypatch):
     csv.write_text("arch_str,latency_ms\n" + "".join(f"{rows[i].arch_str},{rows[i].latency_ms}\n"
                                                      for i in pick))
     import_csv(csv, "newdev", "nb201")
+    (tmp_path / "tiny.csv").write_text("".join(csv.read_text().splitlines(keepends=True)[:4]))
+    import_csv(tmp_path / "tiny.csv", "tinydev", "nb201")  # 3 rows: too few to lend a predictor
     return tmp_path
 
 
