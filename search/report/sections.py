@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from .document import Block, Bullets, Code, Heading, Link, Paragraph, Table
 from .view import StudyView
@@ -37,13 +38,16 @@ def overview(view: StudyView) -> list[Block]:
         "trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
         f"{evaluations} evaluations of {distinct} distinct architectures"
         + (f"; {duplicates} proposals repeated an architecture already evaluated and were told its result "
-           "instead of being evaluated again" if duplicates else ""),
+           "(pruned, where it was still training) instead of being evaluated again" if duplicates else ""),
     ]
     return [Heading(1, f"Study {view.name}"), Bullets(items)]
 
 
 def _card_links(folder: Path, out: Path) -> list[str | Link]:
-    rel = Path(os.path.relpath(folder, out)).as_posix()
+    try:
+        rel = quote(Path(os.path.relpath(folder, out)).as_posix())
+    except ValueError:  # another drive (Windows): no relative path
+        rel = folder.resolve().as_uri()
     return [Link("MODEL_CARD.md", f"{rel}/MODEL_CARD.md"), " · ",
             Link("model_card.json", f"{rel}/model_card.json")]
 

@@ -3,7 +3,8 @@
 A study may hold several trials of one architecture (repeats asked for with
 ``--repeat-architectures``, duplicates told the stored result, or studies made
 before duplicates were recognised); the report shows each architecture once,
-at its best accuracy, with how many trials reached it.
+at its best accuracy, with how many trials proposed it (screened out or
+repeated ones included).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ __all__ = ["ArchitecturePoint", "ShippedModel", "StudyView", "read_view"]
 
 @dataclass(frozen=True)
 class ArchitecturePoint:
-    """One architecture: its best trial of a status, and how many trials of the study proposed it."""
+    """One architecture: its best trial of a status, and how many trials of the study proposed it (any
+    status)."""
 
     trial: int
     trials: int

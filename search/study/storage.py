@@ -95,18 +95,19 @@ def _write_ahead_log(storage: optuna.storages.RDBStorage) -> None:
     """SQLite in write-ahead-log mode with normal sync: a commit no longer waits for the disk (a power cut
     may lose the last commits, never the file's consistency; a crashed or interrupted process loses
     nothing). Every trial attribute is its own commit, so this sets the driver's pace on a small study.
-    The mode is stored in the file; the sync level is set on each new connection."""
+    The mode is stored in the file; the sync level is set on each new connection. Write-ahead logging
+    needs the study's folder on a local disk, written by one host: several hosts share a server
+    database (``--storage postgresql://...``)."""
     import sqlalchemy
 
     def pragmas(connection, _record) -> None:
         cursor = connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        except Exception:  # noqa: BLE001 - another connection holds the file: it stays as it was
-            log.debug("SQLite pragmas not set", exc_info=True)
-        finally:
-            cursor.close()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
+            try:
+                cursor.execute(f"PRAGMA {pragma}")
+            except Exception:  # noqa: BLE001 - a busy or read-only file: it stays as it was
+                log.debug("SQLite pragma %s not set", pragma, exc_info=True)
+        cursor.close()
 
     sqlalchemy.event.listen(storage.engine, "connect", pragmas)
     storage.engine.dispose()  # connections opened before the listener get it when reopened
