@@ -68,7 +68,8 @@ def test_training_search_records_every_trial_and_extends(local_device, tmp_path)
         assert a["predicted_upper_ms"] >= a["predicted_p50_ms"] > 0
         assert t.constraints["latency_upper_minus_budget_ms"] == pytest.approx(
             a["predicted_upper_ms"] - a["budget_ms"])
-        assert set(a["versions"]) == {"package", "optuna", "profile", "predictor"}
+        assert set(a["versions"]) == {"package", "optuna", "profile", "predictor", "screen"}
+        assert a["versions"]["screen"].startswith("mobile_cnn full: ")  # no other profile to transfer from
         if a["status"] == "infeasible":  # rejected before training: the reason, no cost
             assert a["predicted_upper_ms"] > a["budget_ms"] and "not trained" in a["reason"]
             assert "train_seconds" not in a and "checkpoint" not in a
