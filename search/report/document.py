@@ -9,7 +9,7 @@ code unless escaped as ``\\|``, while Python-Markdown shows that backslash.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Code", "Link", "Heading", "Paragraph", "Bullets", "Table", "Image", "Interactive", "Block",
@@ -77,33 +77,21 @@ class Interactive:
 Block = Heading | Paragraph | Bullets | Table | Image | Interactive
 
 
-def _pieces(text: Inline) -> Sequence[str | Code | Link]:
-    return [text] if isinstance(text, str | Code | Link) else text
+def _render(text: Inline, code: Callable[[Code], str], link: Callable[[Link], str],
+            plain: Callable[[str], str]) -> str:
+    pieces = [text] if isinstance(text, str | Code | Link) else text
+    return "".join(code(p) if isinstance(p, Code) else link(p) if isinstance(p, Link) else plain(p)
+                   for p in pieces)
 
 
 def _md_inline(text: Inline, in_table: bool = False) -> str:
-    out = []
-    for piece in _pieces(text):
-        if isinstance(piece, Code):
-            out.append(f"`{piece.text}`")
-        elif isinstance(piece, Link):
-            out.append(f"[{piece.text}]({piece.href})")
-        else:
-            out.append(piece)
-    joined = "".join(out)
+    joined = _render(text, lambda c: f"`{c.text}`", lambda ln: f"[{ln.text}]({ln.href})", str)
     return joined.replace("|", "\\|") if in_table else joined
 
 
 def _html_inline(text: Inline) -> str:
-    out = []
-    for piece in _pieces(text):
-        if isinstance(piece, Code):
-            out.append(f"<code>{html.escape(piece.text)}</code>")
-        elif isinstance(piece, Link):
-            out.append(f'<a href="{html.escape(piece.href)}">{html.escape(piece.text)}</a>')
-        else:
-            out.append(html.escape(piece))
-    return "".join(out)
+    return _render(text, lambda c: f"<code>{html.escape(c.text)}</code>",
+                   lambda ln: f'<a href="{html.escape(ln.href)}">{html.escape(ln.text)}</a>', html.escape)
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:
