@@ -23,12 +23,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
@@ -42,8 +44,8 @@ from .errors import PredictorError
 from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
 
 __all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "ModelChoice",
-           "blendable", "choice_parts", "fit_predictor", "conformal_quantile", "fit_flops_baseline",
-           "log_ratio_metrics", "refit_predictor"]
+           "blendable", "choice_parts", "fit_jobs", "fit_predictor", "conformal_quantile",
+           "fit_flops_baseline", "log_ratio_metrics", "refit_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +87,6 @@ CANDIDATES: dict[str, ModelChoice] = {
     "additive": ModelChoice(encoding=False),
     "additive+gbm_small": ModelChoice(False, {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 15,
                                             "min_samples_leaf": 10}),
-    "additive+gbm_large": ModelChoice(False, {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
-                                            "min_samples_leaf": 5}),
     "additive+gp": ModelChoice(False, "gp"),
     "lookup": ModelChoice(encoding=True),
     "lookup_trimmed": ModelChoice(True, trimmed=True),
@@ -102,10 +102,17 @@ CANDIDATES: dict[str, ModelChoice] = {
 #: least squares bends the whole table towards them; the Raspberry Pi 4's nb201 timings hold such rows too.
 #: benchmarks/results/predictor_accuracy.json has the burst reference and the held-out accuracy of each fit.
 TRIM_SIGMAS, TRIM_FLOOR, TRIM_ROUNDS, TRIM_MIN_KEPT = 3.0, 0.03, 15, 0.5
-GP_MAX_ROWS = 2000  # the GP's fit is cubic in the rows: above this it is not a candidate
+#: the GP's fit is cubic in the rows: above this it is not a candidate. On 720 nb201 rows one fold's GP took
+#: longer than every boosted candidate's together, and on 900 it was the best candidate of no published
+#: device (benchmarks/results/fit_time.json, "candidates")
+GP_MAX_ROWS = 600
 BLEND = "&"  # "a&b": the geometric mean of candidates a and b
 MAX_BLEND_ITERATIONS = 200  # as many boosting iterations as the costliest single candidate holds
+PARALLEL_MIN_ROWS = 300  # fewer rows fit in-process (see fit_jobs)
 CALIBRATION_FOLDS = 20  # folds of the chosen model's out-of-fold residuals that set the upper bound
+#: from this many rows on, the CV's own 5-fold residuals set it: a model fitted on 4/5 of 900 rows errs as
+#: one fitted on all, where on 4/5 of 500 it still errs more (benchmarks/results/calibration_folds.json)
+CV_CALIBRATES_FROM_ROWS = 900
 
 
 def blendable(a: str, b: str) -> bool:
@@ -392,20 +399,56 @@ class LatencyPredictor:
                 "additive": [additive.to_dict() for additive, _ in self.parts]}
 
 
-def _out_of_fold(X: np.ndarray, y: np.ndarray, choice: str, n_splits: int, random_state: int) -> np.ndarray:
-    """Each row predicted by ``choice`` (one candidate, or the geometric mean of a blend's two) fitted on
-    the folds it is not in."""
-    pred = np.empty_like(y)
-    for train, test in KFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X):
-        parts = [_fit_candidate(X[train], y[train], CANDIDATES[name], random_state)
+def _fold_prediction(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, choice: str,
+                     random_state: int) -> np.ndarray:
+    """``choice`` (one candidate, or the geometric mean of a blend's two) fitted on one fold's rest."""
+    with threadpool_limits(1):  # also in a worker process: see one_thread
+        parts = [_fit_candidate(X_train, y_train, CANDIDATES[name], random_state)
                  for name in choice_parts(choice)]
-        pred[test] = _predict_parts(parts, X[test])
-    return pred
+        return _predict_parts(parts, X_test)
 
 
-def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits: int, random_state: int
-                    ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
-    oof = {name: _out_of_fold(X, y, name, n_splits, random_state) for name in names}
+def _cost(choice: str) -> int:
+    """A rough rank of a choice's fitting cost, so the dearest fits start first."""
+    return sum(3 if CANDIDATES[n].correction == "gp" else 2 if CANDIDATES[n].correction else 1
+               for n in choice_parts(choice))
+
+
+def fit_jobs(rows: int) -> int:
+    """Processes that fit the folds: one below ``PARALLEL_MIN_ROWS`` rows (starting a worker costs more than
+    such a fit), else ``SEARCH_FIT_JOBS`` or every core."""
+    if rows < PARALLEL_MIN_ROWS:
+        return 1
+    env = os.environ.get("SEARCH_FIT_JOBS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise PredictorError(f"SEARCH_FIT_JOBS must be an integer, got {env!r}") from None
+    return max(1, os.cpu_count() or 1)
+
+
+def _out_of_fold(X: np.ndarray, y: np.ndarray, choices: Sequence[str], n_splits: int, random_state: int,
+                 jobs: int = 1) -> dict[str, np.ndarray]:
+    """Each row predicted by each choice fitted on the folds it is not in. The (choice, fold) fits run in
+    ``jobs`` processes; each fit is seeded, so the predictions do not depend on ``jobs``."""
+    folds = list(KFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X))
+    tasks = sorted(((c, i) for c in choices for i in range(len(folds))), key=lambda t: -_cost(t[0]))
+    calls = [(X[folds[i][0]], y[folds[i][0]], X[folds[i][1]], c, random_state) for c, i in tasks]
+    if jobs > 1 and len(tasks) > 1:
+        results = Parallel(n_jobs=min(jobs, len(tasks)), backend="loky")(
+            delayed(_fold_prediction)(*call) for call in calls)
+    else:
+        results = [_fold_prediction(*call) for call in calls]
+    out = {c: np.empty_like(y) for c in choices}
+    for (c, i), pred in zip(tasks, results):
+        out[c][folds[i][1]] = pred
+    return out
+
+
+def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits: int, random_state: int,
+                    jobs: int = 1) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    oof = _out_of_fold(X, y, names, n_splits, random_state, jobs)
     return {name: log_ratio_metrics(pred, y) for name, pred in oof.items()}, oof
 
 
@@ -424,12 +467,15 @@ def one_thread(fit: Callable[..., T]) -> Callable[..., T]:
 def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms: Sequence[float],
                   precision: str = "fp32", coverage: float = 0.9, random_state: int = 0,
                   candidates: Sequence[str] | None = None, n_splits: int = 5,
-                  calibration_folds: int = CALIBRATION_FOLDS) -> LatencyPredictor:
+                  calibration_folds: int = CALIBRATION_FOLDS, jobs: int | None = None) -> LatencyPredictor:
     """Fit a :class:`LatencyPredictor`, choosing among ``candidates`` by K-fold CV.
+
+    The folds are fitted in ``jobs`` processes (default :func:`fit_jobs`); the result does not depend on it.
 
     The choice maximises the CV share within ±10% (MAPE breaks ties); the upper
     bound's quantile comes from the chosen model's out-of-fold residuals over
-    ``calibration_folds`` folds (at most one row per fold; the CV's own when not more).
+    ``calibration_folds`` folds (at most one row per fold; the CV's own when not more, or from
+    ``CV_CALIBRATES_FROM_ROWS`` rows on).
     """
     _check_precision(precision)
     X = _as_features(archs, precision)
@@ -443,7 +489,8 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown or not names:
         raise PredictorError(f"unknown candidate(s) {unknown}; valid: {', '.join(CANDIDATES)}")
-    scores, oof = _cross_validate(X, y, names, min(n_splits, len(y)), random_state)
+    jobs = fit_jobs(len(y)) if jobs is None else jobs
+    scores, oof = _cross_validate(X, y, names, min(n_splits, len(y)), random_state, jobs)
     rank = lambda n: (round(scores[n]["within10"], 6), -scores[n]["mape"])  # noqa: E731
     best = sorted(names, key=rank, reverse=True)
     choice = best[0]
@@ -455,8 +502,8 @@ def fit_predictor(archs: Sequence[Sequence[LayerSpec]] | np.ndarray, latency_ms:
     # the upper bound's quantile: residuals of models fitted on (k-1)/k of the rows overstate the error of
     # the one fitted on all of them, the more so the fewer the folds (5 folds covered more than they stated;
     # benchmarks/results/predictor_accuracy.json holds the coverage of the bound on every device)
-    if min(calibration_folds, len(y)) > n_splits:
-        oof[choice] = _out_of_fold(X, y, choice, min(calibration_folds, len(y)), random_state)
+    if min(calibration_folds, len(y)) > n_splits and len(y) < CV_CALIBRATES_FROM_ROWS:
+        oof[choice] = _out_of_fold(X, y, [choice], min(calibration_folds, len(y)), random_state, jobs)[choice]
     q = conformal_quantile(np.log(y) - np.log(oof[choice]), coverage)
     log.info("predictor: chose %s (CV within10 %.3f, MAPE %.3f) on %d rows", choice,
              scores[choice]["within10"], scores[choice]["mape"], len(y))

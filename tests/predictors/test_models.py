@@ -279,3 +279,23 @@ def test_the_upper_bound_is_calibrated_on_twenty_folds_and_covers_as_stated():
     predictor = fit_predictor(X[tr], y[tr], coverage=0.9, candidates=["lookup"])
     assert CALIBRATION_FOLDS == 20
     assert abs(np.mean(y[te] <= predictor.predict_with_upper(X[te])[1]) - 0.9) <= 0.03  # measured: 0.891
+
+
+def test_folds_fitted_in_two_processes_give_the_same_predictor_as_in_one():
+    X, y = _xy("gold_6226")
+    rows = np.random.default_rng(3).permutation(len(y))[:120]
+    fits = [fit_predictor(X[rows], y[rows], candidates=FAST, n_splits=3, calibration_folds=6, jobs=jobs)
+            for jobs in (1, 2)]
+    assert fits[0].choice == fits[1].choice and fits[0].cv_scores == fits[1].cv_scores
+    assert fits[0].log_upper_q == fits[1].log_upper_q
+    np.testing.assert_array_equal(fits[0].predict(X[:400]), fits[1].predict(X[:400]))
+
+
+def test_fit_jobs_fits_small_profiles_in_process_and_reads_the_environment(monkeypatch):
+    from predictors.models import PARALLEL_MIN_ROWS, fit_jobs
+
+    monkeypatch.setenv("SEARCH_FIT_JOBS", "3")
+    assert fit_jobs(PARALLEL_MIN_ROWS - 1) == 1 and fit_jobs(PARALLEL_MIN_ROWS) == 3
+    monkeypatch.setenv("SEARCH_FIT_JOBS", "two")
+    with pytest.raises(PredictorError, match="SEARCH_FIT_JOBS"):
+        fit_jobs(900)
