@@ -54,7 +54,7 @@ def _default_train_size(n: int) -> int:
 
 def _fewshot(profile: Profile, space_name: str, precision: str, data, train: np.ndarray, test: np.ndarray,
              seed: int, coverage: float) -> dict[str, Any]:
-    sources = fewshot_sources(profile.name, space_name, precision, seed=seed)
+    sources = fewshot_sources(profile.name, space_name, precision)  # as run fits them, whatever the split
     if not sources:
         raise SearchError(f"--prior auto needs other profiles of space {space_name}; none found")
     X, y = data.X, data.latency_ms
