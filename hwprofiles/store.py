@@ -14,10 +14,12 @@ from pathlib import Path
 from .errors import DeviceNotFoundError
 from .profile import DEVICE_FILE, Profile, load_profile, validate_device_name
 
-__all__ = ["LOCAL_DEVICE", "SHIPPED_DIR", "user_dir", "cache_dir", "profile_dirs", "list_profiles",
-           "find_profile", "open_profile"]
+__all__ = ["LOCAL_DEVICE", "SHIPPED_DIR", "SHIPPED_CHOICES_DIR", "user_dir", "cache_dir", "profile_dirs",
+           "list_profiles", "find_profile", "open_profile"]
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
+#: the model choices of the shipped profiles' predictors (search.screening.shipped_choices writes them)
+SHIPPED_CHOICES_DIR = Path(__file__).resolve().parent / "predictor_choices"
 #: the device name of this machine: searched on it, it is profiled on first use and candidates are timed here
 LOCAL_DEVICE = "local"
 

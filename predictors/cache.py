@@ -7,6 +7,8 @@ Fitted predictors live in an in-process LRU; optionally the *model choice*
 (candidate name, conformal quantile, CV scores) is written as JSON in
 ``cache_dir`` so a later process skips cross-validation and refits only the
 chosen model, which gives the same predictions. Nothing is ever pickled.
+Choices shipped with data (``shipped_dir``, read only) are looked up first: a
+fresh machine refits the published profiles' predictors without cross-validating.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from .data import LatencyData, default_num_classes, rows_to_data
 from .errors import PredictorError
 from .models import LatencyPredictor, choice_parts, fit_predictor, refit_predictor
 
-__all__ = ["CODE_VERSION", "data_hash", "predictor_for_rows", "clear_cache"]
+__all__ = ["CODE_VERSION", "choice_file_name", "data_hash", "predictor_for_rows", "read_choice",
+           "clear_cache"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when features or models change: every cached choice becomes stale.
-CODE_VERSION = "predictors-10"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
+CODE_VERSION = "predictors-11"  # 2: the space encoding joins the features; 3: a Gaussian-process candidate;
 # 4: lookup candidates over the encoding (and nb201 counts its ops as each runtime runs them); 5: blends;
 # 6: trimmed lookups; 7: a boosted correction fitted on the rows the trimmed lookup kept;
 # 8: the trimmed lookup is a biweighted fit in relative error; 9: the upper bound from 20-fold residuals;
-# 10: nb201 counts the ops of dead nodes that TFLite still runs
+# 10: nb201 counts the ops of dead nodes that TFLite still runs; 11: no large boosting, the GP up to 600 rows,
+# the CV's residuals calibrate from 900 rows on
 _MAX_ENTRIES = 32
 _MEMORY: OrderedDict[str, LatencyPredictor] = OrderedDict()
 
@@ -52,13 +56,21 @@ def clear_cache() -> None:
     _MEMORY.clear()
 
 
-def _read_choice(path: Path) -> dict[str, Any] | None:
+def choice_file_name(space_name: str, precision: str, key: str) -> str:
+    return f"{space_name}-{precision}-{key[:16]}.json"
+
+
+def read_choice(path: Path, key: str) -> dict[str, Any] | None:
+    """The model choice stored at ``path`` for the fit ``key`` (a :func:`data_hash`); None where the file
+    is missing, unreadable, of another code version or of other data."""
+    if not path.is_file():
+        return None
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         log.warning("ignoring unreadable predictor cache %s: %s", path, exc)
         return None
-    if not isinstance(data, dict) or data.get("code_version") != CODE_VERSION:
+    if not isinstance(data, dict) or data.get("code_version") != CODE_VERSION or data.get("hash") != key:
         return None
     try:
         choice_parts(data.get("choice"))
@@ -69,12 +81,14 @@ def _read_choice(path: Path) -> dict[str, Any] | None:
 
 def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32",
                        num_classes: int | None = None,
-                       coverage: float = 0.9, random_state: int = 0, cache_dir: str | Path | None = None
-                       ) -> LatencyPredictor:
+                       coverage: float = 0.9, random_state: int = 0, cache_dir: str | Path | None = None,
+                       shipped_dir: str | Path | None = None) -> LatencyPredictor:
     """The predictor of one (profile, space, precision), fitted or taken from the cache.
 
     ``rows`` are measurement rows (e.g. ``profile.select(space=..., precision=...)``);
     ``space`` a ``spaces.SearchSpace``. Same rows and settings -> same key -> same predictions.
+    A choice in ``shipped_dir`` (read only), then in ``cache_dir``, is refitted without cross-validation;
+    a new choice is written to ``cache_dir``.
     """
     if num_classes is None:
         num_classes = default_num_classes(space.name)
@@ -84,9 +98,11 @@ def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32",
         _MEMORY.move_to_end(key)
         return _MEMORY[key]
     data: LatencyData = rows_to_data(rows, space, precision, num_classes)
-    choice_file = Path(cache_dir) / f"{space.name}-{precision}-{key[:16]}.json" if cache_dir else None
-    cached = _read_choice(choice_file) if choice_file and choice_file.is_file() else None
-    if cached is not None and cached.get("hash") == key:
+    name = choice_file_name(space.name, precision, key)
+    choice_file = Path(cache_dir) / name if cache_dir else None
+    stored = (read_choice(Path(folder) / name, key) for folder in (shipped_dir, cache_dir) if folder)
+    cached = next((choice for choice in stored if choice is not None), None)
+    if cached is not None:
         predictor = refit_predictor(data.X, data.latency_ms, precision, cached["choice"],
                                     cached["log_upper_q"], coverage, random_state, cached.get("cv_scores"))
     else:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from hwprofiles.profile import Measurement, Profile
-from hwprofiles.store import cache_dir, list_profiles, open_profile
+from hwprofiles.profile import DEVICE_FILE, MEASUREMENTS_FILE, Measurement, Profile, load_profile
+from hwprofiles.store import SHIPPED_CHOICES_DIR, cache_dir, profile_dirs
 from predictors import FewShotPredictor, LatencyPredictor, fit_fewshot, predictor_for_rows, rows_to_data
 from predictors.data import default_num_classes
 from search.errors import SearchError
@@ -49,10 +50,11 @@ def subset_rows(rows: list, max_rows: int | None, seed: int = 0) -> list:
 
 def predictor_for_profile(profile: Profile, space: str, precision: str = "fp32", max_rows: int | None = None,
                           seed: int = 0, coverage: float = 0.9):
-    """The cached predictor of one profile (all rows, or a seeded subset of ``max_rows``)."""
+    """The cached predictor of one profile (all rows, or a seeded subset of ``max_rows``); a shipped
+    profile's model choice ships with it (``search.screening.shipped_choices``)."""
     rows = subset_rows(profile_rows(profile, space, precision), max_rows, seed)
     return predictor_for_rows(rows, create_space(space), precision, coverage=coverage,
-                              cache_dir=cache_dir() / "predictors")
+                              cache_dir=cache_dir() / "predictors", shipped_dir=SHIPPED_CHOICES_DIR)
 
 
 def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOURCE_ROWS_CAP,
@@ -60,11 +62,8 @@ def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOU
     """The predictor of every other profile with a predictor of its own for ``space`` at ``precision``
     (at least ``FEWSHOT_BELOW_ROWS`` rows; shipped and measured), each fitted on at most ``max_rows`` of its
     rows (cached like any profile's)."""
-    others = []
-    for name in list_profiles():
-        other = open_profile(name, check_arch=False) if name != target else None
-        if other is not None and is_source(other, space, precision):
-            others.append(other)
+    others = [other for name, folder in profile_dirs().items() if name != target
+              for other in [_read_source(folder)] if is_source(other, space, precision)]
     sources = []
     for done, other in enumerate(others):
         if progress:
@@ -73,6 +72,21 @@ def fewshot_sources(target: str, space: str, precision: str, max_rows: int = SOU
     if progress and others:
         progress(f"few-shot sources of {space}", len(others), len(others))
     return sources
+
+
+_SOURCES: dict[Path, tuple[tuple, Profile]] = {}
+
+
+def _read_source(folder: Path) -> Profile:
+    """The profile in ``folder``, read again only when its files changed: a screen refitted as candidates
+    are timed asks for the same sources each time."""
+    stamp = tuple((s.st_mtime_ns, s.st_size) for s in ((folder / f).stat() for f in (DEVICE_FILE,
+                                                                                     MEASUREMENTS_FILE)
+                                                       if (folder / f).exists()))
+    cached = _SOURCES.get(folder)
+    if cached is None or cached[0] != stamp:
+        cached = _SOURCES[folder] = (stamp, load_profile(folder, check_arch=False))
+    return cached[1]
 
 
 def is_source(profile: Profile, space: str, precision: str) -> bool:
