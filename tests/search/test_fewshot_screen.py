@@ -68,3 +68,24 @@ def test_the_transfer_is_for_devices_below_the_threshold_unless_turned_off():
         uses_fewshot(5, "always")
     with pytest.raises(SearchError, match="--prior must be one of auto, none"):
         RunSettings(prior="always")
+
+
+def test_a_refit_reads_a_source_profile_again_only_when_its_files_changed(new_device, monkeypatch):
+    import hwprofiles.profile as profile_module
+    from search.screening import fitting
+
+    opened = []
+    monkeypatch.setattr(fitting, "_SOURCES", {})
+    real = profile_module.load_profile
+    monkeypatch.setattr(fitting, "load_profile", lambda path, *a, **k: opened.append(path.name) or real(
+        path, *a, **k))
+    fitting.fewshot_sources("newdev", "nb201", "fp32")  # the shipped sources' choices ship: no CV
+    first = len(opened)
+    fitting.fewshot_sources("newdev", "nb201", "fp32")
+    assert first >= 8 and len(opened) == first  # nothing changed: nothing read again
+    rows = open_profile("pixel3").select(space="nb201")[:FEWSHOT_BELOW_ROWS + 5]
+    extra = new_device / "extra.csv"
+    extra.write_text("arch_str,latency_ms\n" + "".join(f"{r.arch_str},{r.latency_ms}\n" for r in rows))
+    import_csv(extra, "tinydev", "nb201")  # tinydev now has enough rows to lend a predictor
+    names = [n for n, _ in fitting.fewshot_sources("newdev", "nb201", "fp32")]
+    assert "tinydev" in names and opened[first:] == ["tinydev"]
