@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .common import RESULTS
 from .report_finalize import choice_overstatement, compress_passes, distill_mnist, qat_recovery, shipped_model
+from .report_predictors import calibration_folds, fewshot_help, fit_time
 from .report_tables import _met, _meta, _table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
@@ -277,6 +278,13 @@ def search_workers(r: dict) -> str:
 
 
 def search_tabular(r: dict) -> str:
+    if "refused" in r:
+        return (f"Budget {r['budget_ms']} ms ({r['budget_quantile']:.0%} quantile; "
+                f"{r['feasible_architectures']:,} architectures meet it): **refused** by the screen: "
+                f"\"{r['refused']}\"")
+    screened_by = ("the few-shot transfer from the other seven profiles and the "
+                   f"{len(r['measured_architectures'])} architectures the kit would time"
+                   if r.get("shots") else "a predictor fitted on 900 of the profile's architectures")
     rows = [[x["strategy"], *(f"{x[f'hv@{k}']:.4f}" for k in (50, 100, 200)),
              f"{x['best_feasible_acc@100'] * 100:.2f}%", f"{x['gap_to_true_best_points@100']:.2f}",
              f"{x['worst_seed_gap_points@100']:.2f}",
@@ -290,8 +298,8 @@ def search_tabular(r: dict) -> str:
             f"{r['budget_quantile']:.0%} quantile of its measured latencies; {r['feasible_architectures']:,} "
             f"architectures meet it; the best of them reaches {r['true_best_val_acc'] * 100:.2f}% "
             "`cifar10valid_valid_acc`). Mean over "
-            f"{r['seeds']} seeds. `search (S)` is the product's driver with sampler S (hard screening by a "
-            f"predictor fitted on 900 of the profile's architectures; {r['search_proposals_mean']:.0f} "
+            f"{r['seeds']} seeds. `search (S)` is the product's driver with sampler S (hard screening by "
+            f"{screened_by}; {r['search_proposals_mean']:.0f} "
             "proposals for 200 evaluations on average with the first sampler, which the goals use); `nsga2` "
             "is plain Optuna NSGA-II on (accuracy, measured latency); `random` "
             "evaluates random architectures. Hypervolume of the evaluated points that truly meet the budget "
@@ -308,7 +316,7 @@ def search_tabular(r: dict) -> str:
                       "worst seed gap", "evaluations truly feasible", "distinct @100", "distinct @200"], rows)
             + ("" if "reachable" not in r else
                "\n\nWhat a hard screen can reach: the best architecture whose predicted upper bound (the "
-               "same 900-row predictor) is within the budget scores "
+               f"same {'transfer' if r.get('shots') else '900-row predictor'}) is within the budget scores "
                f"{r['reachable']['best_val_acc_with_upper_within_budget'] * 100:.2f}% "
                f"({r['reachable']['architectures_with_upper_within_budget']:,} architectures pass the "
                f"screen); {r['reachable']['top10_truly_feasible_predicted_upper_within_budget']} of the 10 "
@@ -382,6 +390,9 @@ RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "predictor_throughput": ("Predictor scoring throughput", predictor_throughput),
     "predictor_local": ("Predictor accuracy on the local profile", predictor_local),
     "predictor_accuracy": ("Predictor accuracy on published device data", predictor_accuracy),
+    "calibration_folds": ("How many folds calibrate the upper bound", calibration_folds),
+    "fit_time": ("Time to fit on a fresh machine", fit_time),
+    "fewshot_help": ("A new device from 10 or 20 measurements (HELP's protocol)", fewshot_help),
     "search_demo": ("The README's search, end to end", search_demo),
     "search_workers": ("Ray workers: trial throughput", search_workers),
     "search_tabular": ("Search quality on NAS-Bench-201 (tabular)", search_tabular),
@@ -397,6 +408,15 @@ RENDERERS: dict[str, tuple[str, Callable[[dict], str]]] = {
 
 #: benchmarks whose ``--device`` writes ``NAME_DEVICE.json`` beside the default device's ``NAME.json``
 PER_DEVICE = {"search_tabular"}
+
+
+def _variant_title(result: dict) -> str:
+    title = f"On `{result['device']}`"
+    if result.get("shots"):
+        title += f" with {result['shots']} measured architectures (few-shot)"
+    if result.get("budget_quantile", 0.25) != 0.25:
+        title += f", budget at the {result['budget_quantile']:.0%} quantile"
+    return title + ("" if "refused" in result else f", {result.get('seeds', 10)} seeds")
 
 
 def render() -> str:
@@ -416,9 +436,11 @@ def render() -> str:
         parts += [f"## {title}", "", f"`python -m benchmarks.{name}` — {_meta(result)}", "", renderer(result),
                   ""]
         if name in PER_DEVICE:
-            for extra in sorted(RESULTS.glob(f"{name}_*.json")):
-                result = json.loads(extra.read_text())
-                parts += [f"### On `{result['device']}`, {result.get('seeds', 10)} seeds", "",
+            extras = [(path, json.loads(path.read_text())) for path in RESULTS.glob(f"{name}_*.json")]
+            extras.sort(key=lambda e: (e[1]["device"], e[1].get("shots") or 0,
+                                       e[1].get("budget_quantile", 0.25), e[1].get("seeds", 10)))
+            for extra, result in extras:
+                parts += [f"### {_variant_title(result)}", "",
                           f"`{result['command']}` — {_meta(result)}", "",
                           renderer(result), ""]
                 variants.add(extra.stem)

@@ -1,10 +1,18 @@
 """Search quality on NAS-Bench-201 with a published device profile and a latency budget.
 
     python -m benchmarks.search_tabular [--device pixel3] [--seeds 10] [--budget-quantile 0.25]
+                                        [--shots 20]
 
 The default run writes ``results/search_tabular.json``; another device writes
 ``results/search_tabular_DEVICE.json`` beside it, so devices can be compared, and
-another seed count or set of samplers adds ``_seedsN`` or ``_SAMPLERS`` to the name.
+another seed count, set of samplers, budget quantile or shot count adds ``_seedsN``,
+``_SAMPLERS``, ``_qNN`` or ``_shotsK`` to the name.
+
+``--shots K``: the device as a user with a new one has it, K measured architectures
+(the ones ``profile kit --count K`` would time, with the device's published
+latencies) imported under its name, which hides the published profile: the driver
+screens with the few-shot transfer from the other seven profiles (leave one out).
+A budget the screen refuses is reported as refused. Truth stays the full table.
 
 Three strategies, same seeds, same evaluation counts:
 
@@ -38,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -47,8 +56,10 @@ import numpy as np
 import optuna
 
 from hwprofiles.store import open_profile
+from search.errors import SearchError
 from search.execution.evaluators import TabularEvaluator
 from search.loop.driver import run_search
+from search.screening.screen import Screen
 from search.study.settings import RunSettings
 from search.study.storage import load_study
 from spaces import create_space
@@ -97,6 +108,20 @@ def _plain(seed: int, sampler: optuna.samplers.BaseSampler, table, latency,
     return seen
 
 
+def few_measured(device: str, shots: int, latency: dict[str, float], root: Path) -> list[str]:
+    """Import the ``shots`` architectures the kit would time, with the device's published latencies, as a
+    user profile of the same name under ``root`` (set ``SEARCH_PROFILES_DIR`` to it); their strings."""
+    from hwprofiles.kit import import_csv
+    from hwprofiles.sampling import plan_architectures
+
+    planned = [c.arch_str for c in plan_architectures(create_space("nb201"), shots, seed=0)]
+    rows = [a for a in planned if a in latency]
+    csv = root / f"{device}-{shots}.csv"
+    csv.write_text("arch_str,latency_ms\n" + "".join(f"{a},{latency[a]!r}\n" for a in rows))
+    import_csv(csv, device, "nb201", root=root)
+    return rows
+
+
 def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, latency, sampler: str
           ) -> tuple[list, int]:
     settings = RunSettings(device=device, spaces=("nb201",), evaluator="tabular", sampler=sampler,
@@ -111,13 +136,14 @@ def _ours(seed: int, budget_ms: float, device: str, n: int, runs: Path, table, l
 
 
 def reachable_best(device: str, budget_ms: float, table, latency) -> dict:
-    """The best accuracy a hard screen can reach: architectures whose predicted upper bound (the 900-row
-    predictor the driver uses) is within the budget, and how the truly best ones are predicted."""
-    from search.screening.fitting import predictor_for_profile
+    """The best accuracy a hard screen can reach: architectures whose predicted upper bound (what the
+    driver screens with: the 900-row predictor, or the few-shot transfer) is within the budget, and how
+    the truly best ones are predicted."""
+    from search.screening.fitting import screening_predictor
 
     space = create_space("nb201")
     archs = sorted(table)
-    _, upper = predictor_for_profile(open_profile(device), "nb201", "fp32", 900).score(
+    _, upper = screening_predictor(open_profile(device), "nb201", "fp32", 900).predictor.score(
         space, [space.parse(a) for a in archs])
     acc = np.array([table[a][0] for a in archs])
     measured = np.array([latency.get(a, np.inf) for a in archs])
@@ -150,18 +176,22 @@ def twin_check(budget_ms: float, table, latency, top: int = 30) -> dict:
 DEFAULT_SEEDS, DEFAULT_SAMPLERS = 10, "nsga2,tpe"
 
 
-def result_name(device: str, seeds: int = DEFAULT_SEEDS, samplers: str = DEFAULT_SAMPLERS) -> str:
-    """The default run's file, or one beside it per device and per other seed count or samplers."""
+def result_name(device: str, seeds: int = DEFAULT_SEEDS, samplers: str = DEFAULT_SAMPLERS,
+                quantile: float = 0.25, shots: int | None = None) -> str:
+    """The default run's file, or one beside it per device and per other seed count, samplers, budget
+    quantile or shot count."""
     return "search_tabular" + "".join(f"_{part}" for part in (
         device if device != DEFAULT_DEVICE else "", f"seeds{seeds}" if seeds != DEFAULT_SEEDS else "",
-        samplers.replace(",", "-") if samplers != DEFAULT_SAMPLERS else "") if part)
+        samplers.replace(",", "-") if samplers != DEFAULT_SAMPLERS else "",
+        f"q{round(quantile * 100):02d}" if quantile != 0.25 else "",
+        f"shots{shots}" if shots else "") if part)
 
 
 def command(args: argparse.Namespace) -> str:
     """The command line that reproduces a run: the module and its non-default options."""
     options = {"--device": (args.device, DEFAULT_DEVICE), "--seeds": (args.seeds, DEFAULT_SEEDS),
                "--budget-quantile": (args.budget_quantile, 0.25),
-               "--samplers": (args.samplers, DEFAULT_SAMPLERS)}
+               "--samplers": (args.samplers, DEFAULT_SAMPLERS), "--shots": (args.shots, None)}
     return " ".join(["python -m benchmarks.search_tabular",
                      *(f"{flag} {value}" for flag, (value, default) in options.items() if value != default)])
 
@@ -173,6 +203,8 @@ def main() -> None:
     parser.add_argument("--budget-quantile", type=float, default=0.25)
     parser.add_argument("--samplers", default=DEFAULT_SAMPLERS,
                         help="the driver's samplers to compare (first: the goal)")
+    parser.add_argument("--shots", type=int,
+                        help="the device with only this many measured architectures (few-shot screening)")
     parser.add_argument("--reachable-only", action="store_true",
                         help="only add the reachable-best analysis to the existing result file")
     args = parser.parse_args()
@@ -186,9 +218,24 @@ def main() -> None:
     feasible = [a for a in latency if latency[a] <= budget and a in table]
     true_best = max(table[a][0] for a in feasible)
     n = max(CHECKPOINTS)
+    result_file = result_name(args.device, args.seeds, args.samplers, args.budget_quantile, args.shots)
+    shots_dir = tempfile.TemporaryDirectory()
+    measured = None
+    if args.shots:
+        os.environ["SEARCH_PROFILES_DIR"] = shots_dir.name
+        measured = few_measured(args.device, args.shots, latency, Path(shots_dir.name))
+    try:  # as the driver does before it searches
+        Screen(open_profile(args.device), {"nb201": create_space("nb201")}, max_rows=900).check_budget(budget)
+    except SearchError as exc:
+        write_result(result_file, {"device": args.device, "budget_ms": budget,
+                            "budget_quantile": args.budget_quantile, "shots": args.shots,
+                            "feasible_architectures": len(feasible), "refused": str(exc),
+                            "command": command(args)})
+        print("refused:", exc)
+        return
     reachable = reachable_best(args.device, budget, table, latency)
     if args.reachable_only:
-        path = RESULTS / f"{result_name(args.device, args.seeds, args.samplers)}.json"
+        path = RESULTS / f"{result_file}.json"
         result = json.loads(path.read_text())
         if result["budget_ms"] != budget or result["device"] != args.device:
             raise SystemExit(f"{path} was made with another device or budget")
@@ -234,9 +281,9 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     ours, plain, rand = rows[0], rows[-2], rows[-1]
-    write_result(result_name(args.device, args.seeds, args.samplers), {
+    write_result(result_file, {
         "device": args.device, "budget_ms": budget, "budget_quantile": args.budget_quantile,
-        "seeds": args.seeds,
+        "seeds": args.seeds, "shots": args.shots, "measured_architectures": measured,
         "true_best_val_acc": true_best, "feasible_architectures": len(feasible), "rows": rows,
         "reachable": reachable, "twin_check": twin_check(budget, table, latency),
         "search_proposals_mean": float(np.mean(proposals)), "search_seconds_mean": float(np.mean(seconds)),

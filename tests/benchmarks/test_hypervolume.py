@@ -24,8 +24,16 @@ def test_a_run_with_other_options_writes_its_own_file_and_records_its_command():
     assert result_name("pixel3") == "search_tabular"
     assert result_name("gold_6226") == "search_tabular_gold_6226"
     assert result_name("gold_6226", 30, "nsga2") == "search_tabular_gold_6226_seeds30_nsga2"
-    run = argparse.Namespace(device="gold_6226", seeds=30, budget_quantile=0.25, samplers="nsga2")
+    assert (result_name("gold_6226", 5, "nsga2", 0.5, 20)
+            == "search_tabular_gold_6226_seeds5_nsga2_q50_shots20")
+    run = argparse.Namespace(device="gold_6226", seeds=30, budget_quantile=0.25, samplers="nsga2",
+                             shots=None)
     assert command(run) == ("python -m benchmarks.search_tabular --device gold_6226 --seeds 30 "
                             "--samplers nsga2")
-    default = argparse.Namespace(device="pixel3", seeds=10, budget_quantile=0.25, samplers="nsga2,tpe")
+    few = argparse.Namespace(device="gold_6226", seeds=10, budget_quantile=0.75, samplers="nsga2,tpe",
+                             shots=20)
+    assert command(few) == ("python -m benchmarks.search_tabular --device gold_6226 --budget-quantile 0.75 "
+                            "--shots 20")
+    default = argparse.Namespace(device="pixel3", seeds=10, budget_quantile=0.25, samplers="nsga2,tpe",
+                                 shots=None)
     assert command(default) == "python -m benchmarks.search_tabular"
