@@ -102,9 +102,9 @@ CANDIDATES: dict[str, ModelChoice] = {
 #: least squares bends the whole table towards them; the Raspberry Pi 4's nb201 timings hold such rows too.
 #: benchmarks/results/predictor_accuracy.json has the burst reference and the held-out accuracy of each fit.
 TRIM_SIGMAS, TRIM_FLOOR, TRIM_ROUNDS, TRIM_MIN_KEPT = 3.0, 0.03, 15, 0.5
-#: the GP's fit is cubic in the rows: above this it is not a candidate. On 720 nb201 rows one fold's GP took
-#: longer than every boosted candidate's together, and on 900 it was the best candidate of no published
-#: device (benchmarks/results/fit_time.json, "candidates")
+#: the GP's fit is cubic in the rows: above this it is not a candidate. On 900 nb201 rows its folds cost
+#: about as much as every other candidate's together, and it beat the best of them on no published device
+#: (benchmarks/results/fit_time.json, "candidates")
 GP_MAX_ROWS = 600
 BLEND = "&"  # "a&b": the geometric mean of candidates a and b
 MAX_BLEND_ITERATIONS = 200  # as many boosting iterations as the costliest single candidate holds
