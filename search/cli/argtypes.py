@@ -1,5 +1,5 @@
 """argparse pieces: types for the numbers (a bad value is argparse's own one-line error), lists, the
-parser."""
+parser, and the exit code of an interrupted command."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ import argparse
 import math
 
 __all__ = ["positive_int", "positive_float", "open_fraction", "comma_list", "OneLineErrorParser",
-           "EXIT_USAGE"]
+           "EXIT_USAGE", "Terminated", "interrupted_exit"]
 
 EXIT_USAGE = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C is (``search.cli.main``)."""
+
+
+def interrupted_exit(exc: KeyboardInterrupt) -> int:
+    """The shell's convention: 128 + the signal's number (SIGTERM 15, SIGINT 2)."""
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

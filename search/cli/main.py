@@ -2,18 +2,23 @@
 
 Each command parses its arguments, calls one library function and prints.
 A user mistake (any ``NasError``) becomes one line on stderr and exit code 2;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. SIGTERM (a scheduler, ``kill``) takes the
+path Ctrl-C takes, so what a command started (worker processes, a study's last
+trial) is wound down the same way; it exits 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 from search import __version__
-from search.cli.argtypes import EXIT_USAGE, OneLineErrorParser
+from search.cli.argtypes import EXIT_USAGE, OneLineErrorParser, Terminated, interrupted_exit
 from search.cli.device_commands import DEVICE_COMMANDS
 from search.cli.model_commands import MODEL_COMMANDS
 from search.cli.run_commands import RUN_COMMANDS
@@ -38,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,12 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = COMMANDS[args.command][2]
     try:
-        return handler(args)
+        with _sigterm_as_interrupt():
+            return handler(args)
     except NasError as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
+        return interrupted_exit(exc)

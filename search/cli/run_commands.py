@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from search.cli.argtypes import comma_list, positive_int
+from search.cli.argtypes import comma_list, interrupted_exit, positive_int
 from search.cli.progress import PhaseBars, SearchBar
 from search.cli.study_commands import add_study_args
 from search.finalize.settings import FinalizeSettings
@@ -136,10 +136,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         with PhaseBars() as bars, SearchBar() as bar:
             outcome = run_search(settings, bar, bars)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"interrupted: nothing finished is lost; run the same command again to resume study "
               f"{settings.study_name()!r}", file=sys.stderr)
-        return 130
+        return interrupted_exit(exc)
     _print_outcome(outcome, settings)
     if settings.finalize and outcome.best is not None and settings.evaluator == "training":
         return _finalize(FinalizeSettings(study=outcome.study, storage=settings.storage,
