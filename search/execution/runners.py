@@ -13,14 +13,16 @@ thread: one blocked in C keeps sleeping, abandoned, until the process exits).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
+import signal
 import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from search.errors import SearchError
@@ -109,6 +111,21 @@ class InProcessRunner(Runner):
         return box["result"]
 
 
+@contextlib.contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """``ray.init`` makes SIGTERM exit the driver at once; the command's own handler (``search.cli.main``:
+    SIGTERM takes Ctrl-C's path, so a run says what it kept) is put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class RayRunner(Runner):
     """Ray tasks with one CPU each; joins ``address`` when given, else starts a local instance."""
 
@@ -127,8 +144,9 @@ class RayRunner(Runner):
             env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
                 p for p in (project, os.environ.get("PYTHONPATH", "")) if p)}
             try:
-                ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                         logging_level=logging.ERROR, log_to_driver=False, runtime_env={"env_vars": env})
+                with _keep_sigterm_handler():
+                    ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                             logging_level=logging.ERROR, log_to_driver=False, runtime_env={"env_vars": env})
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 raise SearchError(f"cannot start or join {where}: {exc}") from None

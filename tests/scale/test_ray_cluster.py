@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -13,6 +19,8 @@ from spaces import NasError
 
 from ..search.test_driver import _trials, search_with_a_hung_job, search_with_a_worker_killed_once
 from ..tiny import TINY
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _training(tmp_path, **kw) -> RunSettings:
@@ -64,3 +72,39 @@ def test_an_unreachable_or_malformed_cluster_address_fails_at_once_writing_nothi
         with pytest.raises(NasError, match=message):
             run_search(settings)
         assert not (tmp_path / "runs").exists()
+
+
+def test_sigterm_stops_a_run_on_the_cluster_as_ctrl_c_does(shared_data, tmp_path, ray_cluster):
+    """``ray.init`` makes SIGTERM exit the driver at once; the run keeps the CLI's path instead: the message
+    that nothing finished is lost, and exit 143."""
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", "run", "--device", "pixel3", "--space", "nb201", "--evaluator",
+         "tabular", "--accuracy-table", str(shared_data / "nb201_accuracy.csv"), "--trials", "400",
+         "--workers", "2", "--ray-address", ray_cluster, "--latency-ms", "20", "--predictor-rows", "300",
+         "--runs-dir", str(runs)],
+        cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(1200):  # until the study holds a trial: Ray is up and the search runs
+            if proc.poll() is not None or _study_has_trials(runs):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    assert "interrupted: nothing finished is lost" in err
+
+
+def _study_has_trials(runs) -> bool:
+    for db in runs.glob("*/study.db"):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+                if con.execute("SELECT count(*) FROM trials").fetchone()[0]:
+                    return True
+        except sqlite3.Error:
+            pass  # not created yet
+    return False
