@@ -12,7 +12,8 @@
   chosen by K-fold cross-validation (or the geometric mean of the two best
   candidates, "a&b", where its out-of-fold predictions score better and it
   scores configs as fast as the costliest single candidate), with a
-  conformal upper bound from the chosen model's log-ratio residuals out of 20 folds.
+  conformal upper bound from the chosen model's log-ratio residuals out of 20 folds (the
+  cross-validation's own 5 from 900 rows on).
 * :class:`FlopsLinearBaseline` -- ``latency = a * flops + b``, for comparisons.
 
 Everything is deterministic for a given ``random_state``.
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib import cpu_count as joblib_cpu_count
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
@@ -109,9 +111,11 @@ GP_MAX_ROWS = 600
 BLEND = "&"  # "a&b": the geometric mean of candidates a and b
 MAX_BLEND_ITERATIONS = 200  # as many boosting iterations as the costliest single candidate holds
 PARALLEL_MIN_ROWS = 300  # fewer rows fit in-process (see fit_jobs)
+MAX_FIT_JOBS = 8
 CALIBRATION_FOLDS = 20  # folds of the chosen model's out-of-fold residuals that set the upper bound
-#: from this many rows on, the CV's own 5-fold residuals set it: a model fitted on 4/5 of 900 rows errs as
-#: one fitted on all, where on 4/5 of 500 it still errs more (benchmarks/results/calibration_folds.json)
+#: from this many rows on, the CV's own 5-fold residuals set it: on 900 nb201 rows the bound covered the
+#: same with 5 folds as with 20, on 500 FBNet rows 5 folds still over-covered
+#: (benchmarks/results/calibration_folds.json; FBNet at 900 rows: fit_time.json, eval900_fbnet)
 CV_CALIBRATES_FROM_ROWS = 900
 
 
@@ -416,7 +420,8 @@ def _cost(choice: str) -> int:
 
 def fit_jobs(rows: int) -> int:
     """Processes that fit the folds: one below ``PARALLEL_MIN_ROWS`` rows (starting a worker costs more than
-    such a fit), else ``SEARCH_FIT_JOBS`` or every core."""
+    such a fit), else ``SEARCH_FIT_JOBS`` or the cores this process may use (cgroup quota and affinity
+    counted), at most ``MAX_FIT_JOBS``."""
     if rows < PARALLEL_MIN_ROWS:
         return 1
     env = os.environ.get("SEARCH_FIT_JOBS", "").strip()
@@ -425,7 +430,7 @@ def fit_jobs(rows: int) -> int:
             return max(1, int(env))
         except ValueError:
             raise PredictorError(f"SEARCH_FIT_JOBS must be an integer, got {env!r}") from None
-    return max(1, os.cpu_count() or 1)
+    return max(1, min(MAX_FIT_JOBS, joblib_cpu_count()))
 
 
 def _out_of_fold(X: np.ndarray, y: np.ndarray, choices: Sequence[str], n_splits: int, random_state: int,

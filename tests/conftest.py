@@ -25,6 +25,8 @@ def pytest_configure(config):
         return  # xdist's controller: the workers it starts size themselves
     # processes the tests start (drivers, profilers) read this; a value the user set is kept
     os.environ.setdefault("OMP_NUM_THREADS", str(_threads_per_worker()))
+    # a predictor's folds in worker processes likewise: a share of the cores, not one worker per core each
+    os.environ.setdefault("SEARCH_FIT_JOBS", str(_threads_per_worker()))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -299,3 +299,26 @@ def test_fit_jobs_fits_small_profiles_in_process_and_reads_the_environment(monke
     monkeypatch.setenv("SEARCH_FIT_JOBS", "two")
     with pytest.raises(PredictorError, match="SEARCH_FIT_JOBS"):
         fit_jobs(900)
+
+
+def test_from_enough_rows_the_cross_validation_sets_the_bound_without_more_fits(monkeypatch):
+    import predictors.models as models
+
+    X, y = _xy("gold_6226")
+    calls = []
+    real = models._out_of_fold
+    monkeypatch.setattr(models, "_out_of_fold", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    for threshold, folds in ((1000, [3, 8]), (100, [3])):
+        monkeypatch.setattr(models, "CV_CALIBRATES_FROM_ROWS", threshold)
+        calls.clear()
+        fit_predictor(X[:120], y[:120], candidates=FAST, n_splits=3, calibration_folds=8)
+        assert calls == folds  # the CV's folds, then the calibration's where the rows are fewer
+
+
+def test_the_gaussian_process_is_a_candidate_only_up_to_its_row_limit(monkeypatch):
+    import predictors.models as models
+
+    X, y = _xy("titan_rtx_1")
+    monkeypatch.setattr(models, "GP_MAX_ROWS", 40)
+    assert "additive+gp" in fit_predictor(X[:40], y[:40], n_splits=3, calibration_folds=3).cv_scores
+    assert "additive+gp" not in fit_predictor(X[:41], y[:41], n_splits=3, calibration_folds=3).cv_scores
