@@ -25,7 +25,7 @@ from .data import LatencyData, default_num_classes, rows_to_data
 from .errors import PredictorError
 from .models import LatencyPredictor, choice_parts, fit_predictor, refit_predictor
 
-__all__ = ["CODE_VERSION", "choice_file_name", "data_hash", "predictor_for_rows", "read_choice",
+__all__ = ["CODE_VERSION", "choice_file_name", "data_hash", "fit_key", "predictor_for_rows", "read_choice",
            "clear_cache"]
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,13 @@ def data_hash(rows: Sequence[Any], space_name: str, precision: str, num_classes:
         if r.space == space_name and r.precision == precision:
             h.update(f"\n{r.arch_str}\t{r.input_shape}\t{float(r.latency_ms)!r}".encode())
     return h.hexdigest()
+
+
+def fit_key(rows: Sequence[Any], space_name: str, precision: str = "fp32", num_classes: int | None = None,
+            coverage: float = 0.9, random_state: int = 0) -> str:
+    """The key :func:`predictor_for_rows` files a fit under (the space's default classes unless given)."""
+    classes = default_num_classes(space_name) if num_classes is None else num_classes
+    return data_hash(rows, space_name, precision, classes, coverage, random_state)
 
 
 def clear_cache() -> None:
@@ -93,7 +100,7 @@ def predictor_for_rows(rows: Sequence[Any], space: Any, precision: str = "fp32",
     if num_classes is None:
         num_classes = default_num_classes(space.name)
     rows = list(rows)
-    key = data_hash(rows, space.name, precision, num_classes, coverage, random_state)
+    key = fit_key(rows, space.name, precision, num_classes, coverage, random_state)
     if key in _MEMORY:
         _MEMORY.move_to_end(key)
         return _MEMORY[key]

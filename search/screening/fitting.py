@@ -24,8 +24,8 @@ from search.errors import SearchError
 from search.study.settings import FEWSHOT_BELOW_ROWS, PRIORS
 from spaces import create_space
 
-__all__ = ["predictor_for_profile", "subset_rows", "profile_rows", "fewshot_sources", "screening_predictor",
-           "ScreeningPredictor", "SOURCE_ROWS_CAP", "uses_fewshot", "is_source"]
+__all__ = ["predictor_for_profile", "fit_rows", "subset_rows", "profile_rows", "fewshot_sources",
+           "screening_predictor", "ScreeningPredictor", "SOURCE_ROWS_CAP", "uses_fewshot", "is_source"]
 
 Progress = Callable[[str, int, int], None]
 SOURCE_ROWS_CAP = 900  # each source profile's predictor is fitted on a seeded subset of this many rows
@@ -48,11 +48,16 @@ def subset_rows(rows: list, max_rows: int | None, seed: int = 0) -> list:
     return [rows[i] for i in keep]
 
 
+def fit_rows(profile: Profile, space: str, precision: str, max_rows: int | None, seed: int = 0) -> list:
+    """The rows a profile's predictor is fitted on: all, or a seeded subset of ``max_rows``."""
+    return subset_rows(profile_rows(profile, space, precision), max_rows, seed)
+
+
 def predictor_for_profile(profile: Profile, space: str, precision: str = "fp32", max_rows: int | None = None,
                           seed: int = 0, coverage: float = 0.9):
     """The cached predictor of one profile (all rows, or a seeded subset of ``max_rows``); a shipped
     profile's model choice ships with it (``search.screening.shipped_choices``)."""
-    rows = subset_rows(profile_rows(profile, space, precision), max_rows, seed)
+    rows = fit_rows(profile, space, precision, max_rows, seed)
     return predictor_for_rows(rows, create_space(space), precision, coverage=coverage,
                               cache_dir=cache_dir() / "predictors", shipped_dir=SHIPPED_CHOICES_DIR)
 
@@ -80,7 +85,7 @@ _SOURCES: dict[Path, tuple[tuple, Profile]] = {}
 def _read_source(folder: Path) -> Profile:
     """The profile in ``folder``, read again only when its files changed: a screen refitted as candidates
     are timed asks for the same sources each time."""
-    stamp = tuple((s.st_mtime_ns, s.st_size) for s in ((folder / f).stat() for f in (DEVICE_FILE,
+    stamp = tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in ((folder / f).stat() for f in (DEVICE_FILE,
                                                                                      MEASUREMENTS_FILE)
                                                        if (folder / f).exists()))
     cached = _SOURCES.get(folder)

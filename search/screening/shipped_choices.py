@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 from hwprofiles.profile import Profile, load_profile
 from hwprofiles.store import SHIPPED_CHOICES_DIR, SHIPPED_DIR
-from predictors import data_hash, predictor_for_rows
-from predictors.cache import choice_file_name, read_choice
-from predictors.data import default_num_classes
+from predictors import clear_cache, predictor_for_rows
+from predictors.cache import choice_file_name, fit_key, read_choice
 from spaces import create_space
 
-from .fitting import SOURCE_ROWS_CAP, subset_rows
+from .fitting import SOURCE_ROWS_CAP, fit_rows
 
 __all__ = ["ShippedFit", "shipped_fits", "stale_fits", "write_choices"]
 
 COVERAGE, SEED = 0.9, 0  # what run, finalize and the few-shot sources fit with by default
+# (predictor_for_profile's coverage and subset seed, predictor_for_rows' random state)
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,11 @@ class ShippedFit:
 
     @property
     def rows(self) -> list:
-        rows = self.profile.select(space=self.space, precision=self.precision)
-        return subset_rows(rows, self.max_rows, SEED)
+        return fit_rows(self.profile, self.space, self.precision, self.max_rows, SEED)
 
     @property
     def key(self) -> str:
-        classes = default_num_classes(self.space)
-        return data_hash(self.rows, self.space, self.precision, classes, COVERAGE, SEED)
+        return fit_key(self.rows, self.space, self.precision, coverage=COVERAGE, random_state=SEED)
 
     @property
     def file_name(self) -> str:
@@ -83,12 +81,15 @@ def _shipped(fit: ShippedFit) -> bool:
 def write_choices(progress=print) -> list[str]:
     """Choose (cross-validate) every stale fit, write its choice, and remove files no fit names."""
     SHIPPED_CHOICES_DIR.mkdir(parents=True, exist_ok=True)
+    clear_cache()  # a fit already in memory would be returned without its choice being written
     fits = list(shipped_fits())
     stale = [fit for fit in fits if not _shipped(fit)]
     for done, fit in enumerate(stale):
         progress(f"choosing {fit.describe()} ({done + 1} of {len(stale)})")
         predictor_for_rows(fit.rows, create_space(fit.space), fit.precision, coverage=COVERAGE,
                            random_state=SEED, cache_dir=SHIPPED_CHOICES_DIR)
+        if not _shipped(fit):
+            raise OSError(f"the choice of {fit.describe()} was not written to {SHIPPED_CHOICES_DIR}")
     wanted = {fit.file_name for fit in fits}
     removed = sorted(p.name for p in SHIPPED_CHOICES_DIR.glob("*.json") if p.name not in wanted)
     for name in removed:
