@@ -20,7 +20,7 @@ from benchmarks.predictor_accuracy import DEVICES, SEED, TRAIN_SIZE
 from hwprofiles.profile import load_profile
 from hwprofiles.store import SHIPPED_DIR
 from predictors import refit_predictor, rows_to_data
-from predictors.models import _out_of_fold, conformal_quantile
+from predictors.models import _out_of_fold, conformal_quantile, fit_jobs
 from spaces import create_space
 
 FOLDS = (5, 10, 20)
@@ -42,7 +42,7 @@ def main() -> None:
             row = {"choice": choice, "train_rows": n}
             for folds in FOLDS:
                 t0 = time.perf_counter()
-                oof = _out_of_fold(X[tr], y[tr], [choice], folds, SEED, jobs=2)[choice]
+                oof = _out_of_fold(X[tr], y[tr], [choice], folds, SEED, fit_jobs(len(tr)))[choice]
                 q = conformal_quantile(np.log(y[tr]) - np.log(oof), 0.9)
                 row[f"coverage_{folds}_folds"] = float(np.mean(y[te] <= p50 * np.exp(q)))
                 row[f"seconds_{folds}_folds"] = round(time.perf_counter() - t0, 1)

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from benchmarks.common import SHARED, write_result
+from benchmarks.predictor_accuracy import DEVICES
 from hwprofiles.profile import load_profile
 from hwprofiles.store import SHIPPED_DIR
 from predictors import accuracy_metrics, fit_fewshot, fit_flops_baseline, fit_predictor, rows_to_data
@@ -31,8 +32,6 @@ from search.screening.fitting import SOURCE_ROWS_CAP, predictor_for_profile
 from search.study.settings import FEWSHOT_BELOW_ROWS
 from spaces import create_space
 
-DEVICES = ("raspi4", "pixel3", "samsung_a50", "gold_6226", "silver_4114", "titan_rtx_1", "titan_rtx_32",
-           "2080ti_1")
 #: the index ranges of HELP's protocol: shots from the first, Spearman on the second
 SHOT_RANGE = {"nb201": (0, 900), "fbnet": (0, 900)}
 TEST_RANGE = {"nb201": (900, 1900), "fbnet": (4000, 5000)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from predictors.models import GP_MAX_ROWS
+
 from .report_tables import _met, _table
 
 
@@ -53,7 +55,8 @@ def fit_time(r: dict) -> str:
                 for d, v in c.items()]
         text += ("\n\nEvery candidate on 900 rows of each published device's NAS-Bench-201 profile: 5-fold "
                  "cross-validated share within ±10% (seconds for the 5 folds). The Gaussian process is only "
-                 "tried up to 600 rows now.\n\n" + _table(["device", *(f"`{n}`" for n in names)], crow))
+                 f"tried up to {GP_MAX_ROWS} rows now.\n\n"
+                 + _table(["device", *(f"`{n}`" for n in names)], crow))
     return text
 
 

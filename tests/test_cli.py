@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from spaces import list_spaces
@@ -79,14 +80,16 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the workers through /proc")
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_during_a_parallel_fit_ends_the_command_and_its_workers(tmp_path, signum, code, word):
     """A fresh-cache fit of 900 rows cross-validates in worker processes; SIGTERM (a scheduler's stop) ends
     it as Ctrl-C does, with nothing left running."""
-    marker = f"SEARCH_TEST_MARKER={tmp_path.name}"
+    tag = uuid.uuid4().hex
+    marker = f"SEARCH_TEST_MARKER={tag}"
     env = {**os.environ, "SEARCH_CACHE_DIR": str(tmp_path / "cache"), "SEARCH_FIT_JOBS": "2",
-           "SEARCH_TEST_MARKER": tmp_path.name}
+           "SEARCH_TEST_MARKER": tag}
     proc = subprocess.Popen([sys.executable, "-m", "search", "predictor", "eval", "--device", "gold_6226",
                              "--space", "fbnet", "--train-size", "900", "--plot", str(tmp_path / "p.png")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

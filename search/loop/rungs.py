@@ -103,10 +103,11 @@ class RungTrainer:
         """Run one rung's jobs (a fault outside the trial gets one more try); the errors by trial number."""
         by_number = {a.number: a for a in batch}
         errors: dict[int, str] = {}
-        todo = [self.job(a) for a in batch if str(epochs) not in a.rung_acc]  # adopted ones may have it
+        pending = [a for a in batch if str(epochs) not in a.rung_acc]  # adopted ones may have it
+        todo = [self.job(a) for a in pending]
         if todo:
             log.info("training %d trial(s) for %d epoch(s): %s", len(todo), epochs,
-                     ", ".join(str(a.number) for a in batch if str(epochs) not in a.rung_acc))
+                     ", ".join(str(a.number) for a in pending))
         self.runner.run(todo, functools.partial(self._on_result, by_number, errors))
         again = [by_number[n] for n, e in errors.items() if e.startswith(RETRIED_ERRORS)]
         if again:
