@@ -20,7 +20,8 @@ from benchmarks.predictor_accuracy import DEVICES, SEED, TRAIN_SIZE
 from hwprofiles.profile import load_profile
 from hwprofiles.store import SHIPPED_DIR
 from predictors import refit_predictor, rows_to_data
-from predictors.models import _out_of_fold, conformal_quantile, fit_jobs
+from predictors.models import _out_of_fold, conformal_quantile
+from predictors.parallel import fit_jobs
 from spaces import create_space
 
 FOLDS = (5, 10, 20)

@@ -39,7 +39,8 @@ from benchmarks.predictor_accuracy import DEVICES
 from hwprofiles.profile import load_profile
 from hwprofiles.store import SHIPPED_DIR
 from predictors import rows_to_data
-from predictors.models import CANDIDATES, _cross_validate, fit_jobs
+from predictors.models import CANDIDATES, _cross_validate
+from predictors.parallel import fit_jobs
 from spaces import create_space
 
 HERE = Path(__file__).resolve().parents[1]

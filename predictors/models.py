@@ -21,18 +21,15 @@ Everything is deterministic for a given ``random_state``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from joblib import cpu_count as joblib_cpu_count
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
@@ -44,6 +41,7 @@ from spaces import KINDS, LayerSpec
 from .data import check_latencies
 from .errors import PredictorError
 from .features import FEATURE_NAMES, PRECISIONS, arch_features, feature_matrix
+from .parallel import fit_jobs, one_thread
 
 __all__ = ["AdditiveModel", "FlopsLinearBaseline", "LatencyPredictor", "CANDIDATES", "ModelChoice",
            "blendable", "choice_parts", "fit_jobs", "fit_predictor", "conformal_quantile",
@@ -55,7 +53,6 @@ _ADDITIVE_NAMES = tuple(f"{kind}_{stat}" for kind in KINDS for stat in ("count",
 _ADDITIVE_COLS = np.array([FEATURE_NAMES.index(name) for name in _ADDITIVE_NAMES])
 _FLOPS_COL = FEATURE_NAMES.index("total_flops")
 _MIN_ROWS = 5
-T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -110,8 +107,6 @@ TRIM_SIGMAS, TRIM_FLOOR, TRIM_ROUNDS, TRIM_MIN_KEPT = 3.0, 0.03, 15, 0.5
 GP_MAX_ROWS = 600
 BLEND = "&"  # "a&b": the geometric mean of candidates a and b
 MAX_BLEND_ITERATIONS = 200  # as many boosting iterations as the costliest single candidate holds
-PARALLEL_MIN_ROWS = 300  # fewer rows fit in-process (see fit_jobs)
-MAX_FIT_JOBS = 8
 CALIBRATION_FOLDS = 20  # folds of the chosen model's out-of-fold residuals that set the upper bound
 #: from this many rows on, the CV's own 5-fold residuals set it: on 900 nb201 rows the bound covered the
 #: same with 5 folds as with 20, on 500 FBNet rows 5 folds still over-covered
@@ -418,21 +413,6 @@ def _cost(choice: str) -> int:
                for n in choice_parts(choice))
 
 
-def fit_jobs(rows: int) -> int:
-    """Processes that fit the folds: one below ``PARALLEL_MIN_ROWS`` rows (starting a worker costs more than
-    such a fit), else ``SEARCH_FIT_JOBS`` or the cores this process may use (cgroup quota and affinity
-    counted), at most ``MAX_FIT_JOBS``."""
-    if rows < PARALLEL_MIN_ROWS:
-        return 1
-    env = os.environ.get("SEARCH_FIT_JOBS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise PredictorError(f"SEARCH_FIT_JOBS must be an integer, got {env!r}") from None
-    return max(1, min(MAX_FIT_JOBS, joblib_cpu_count()))
-
-
 def _out_of_fold(X: np.ndarray, y: np.ndarray, choices: Sequence[str], n_splits: int, random_state: int,
                  jobs: int = 1) -> dict[str, np.ndarray]:
     """Each row predicted by each choice fitted on the folds it is not in. The (choice, fold) fits run in
@@ -455,17 +435,6 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, names: Sequence[str], n_splits
                     jobs: int = 1) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     oof = _out_of_fold(X, y, names, n_splits, random_state, jobs)
     return {name: log_ratio_metrics(pred, y) for name, pred in oof.items()}, oof
-
-
-def one_thread(fit: Callable[..., T]) -> Callable[..., T]:
-    """Run ``fit`` with one OpenMP/BLAS thread. Gradient boosting on hundreds of rows gains nothing from a
-    second thread, and its threads meet at a barrier at every tree node: where another process keeps a core
-    busy, they spin there, and a fit took many times longer than on one thread."""
-    @functools.wraps(fit)
-    def limited(*args, **kwargs) -> T:
-        with threadpool_limits(1):
-            return fit(*args, **kwargs)
-    return limited
 
 
 @one_thread

@@ -292,7 +292,7 @@ def test_folds_fitted_in_two_processes_give_the_same_predictor_as_in_one():
 
 
 def test_fit_jobs_fits_small_profiles_in_process_and_reads_the_environment(monkeypatch):
-    from predictors.models import PARALLEL_MIN_ROWS, fit_jobs
+    from predictors.parallel import PARALLEL_MIN_ROWS, fit_jobs
 
     monkeypatch.setenv("SEARCH_FIT_JOBS", "3")
     assert fit_jobs(PARALLEL_MIN_ROWS - 1) == 1 and fit_jobs(PARALLEL_MIN_ROWS) == 3
